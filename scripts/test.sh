@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Every test ZMLX has, in the order a failure is cheapest to read:
+#   1. build/       Release, warnings as errors; ctest
+#   2. build-asan/  Debug with AddressSanitizer + UBSan, warnings as errors;
+#                   ctest (leak checking on)
+#   3. scripts/test_install.sh: install build/ into a temporary prefix and
+#      build a consumer against it with pkg-config and with find_package
+# Installs what the build lacks first (scripts/deps.sh). Every stage runs
+# even when an earlier one failed (except the install test, which needs
+# stage 1's build); the exit status is non-zero if any stage failed.
+#   bash scripts/test.sh
+# ZMLX_JOBS: build and ctest parallelism (default 2).
+# The stage functions are called through run_stage:
+# shellcheck disable=SC2317
+set -euo pipefail
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$ZMLX_ROOT"
+
+bash scripts/deps.sh
+
+jobs=${ZMLX_JOBS:-2}
+results=()
+failed=0
+
+# run_stage NAME FUNCTION: run it, record PASS/FAIL and the time taken.
+run_stage() {
+  local name=$1 fn=$2 t0 rc
+  echo
+  echo "==== $name"
+  t0=$(zmlx_now)
+  # Stage functions chain their commands with && (errexit is off inside a
+  # function whose caller tests its status).
+  rc=0
+  "$fn" || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    results+=("PASS  $name ($(( $(zmlx_now) - t0 ))s)")
+  else
+    results+=("FAIL  $name ($(( $(zmlx_now) - t0 ))s, exit $rc)")
+    failed=1
+  fi
+  return "$rc"
+}
+
+release_build() {
+  zmlx_configure build -DCMAKE_BUILD_TYPE=Release -DZMLX_WERROR=ON &&
+    zmlx_build build "$jobs"
+}
+release_test() {
+  ctest --test-dir build --output-on-failure -j"$jobs"
+}
+asan_build() {
+  zmlx_configure build-asan -DCMAKE_BUILD_TYPE=Debug -DZMLX_SANITIZE=ON \
+    -DZMLX_WERROR=ON &&
+    zmlx_build build-asan "$jobs"
+}
+asan_test() {
+  # protect_shadow_gap=0 lets the CUDA driver map memory under ASan (on a
+  # GPU machine); it changes nothing on the CPU. Kernels compiled at run time
+  # are plain (uninstrumented) shared objects, which ASan accepts.
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:protect_shadow_gap=0 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  LSAN_OPTIONS=suppressions=$ZMLX_ROOT/scripts/lsan.supp:print_suppressions=0 \
+    ctest --test-dir build-asan --output-on-failure -j"$jobs"
+}
+install_test() {
+  bash scripts/test_install.sh build
+}
+
+release_ok=1
+run_stage "release build (build/)" release_build || release_ok=0
+if [ "$release_ok" -eq 1 ]; then
+  run_stage "release tests (build/)" release_test || true
+fi
+if run_stage "sanitizer build (build-asan/)" asan_build; then
+  run_stage "sanitizer tests (build-asan/)" asan_test || true
+fi
+if [ "$release_ok" -eq 1 ]; then
+  run_stage "install test (scripts/test_install.sh)" install_test || true
+else
+  results+=("SKIP  install test (the release build failed)")
+fi
+
+echo
+echo "==== summary"
+printf '%s\n' "${results[@]}"
+if [ "$failed" -eq 0 ]; then
+  echo "ALL TESTS PASSED"
+  exit 0
+fi
+echo "SOME TESTS FAILED"
+exit 1

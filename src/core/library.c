@@ -1,0 +1,13 @@
+#include "backend/backend.h"
+#include "kernel/builtin.h"
+#include "kernel/kernel_internal.h"
+#include "zmlx/zmlx.h"
+
+const char *zmlx_version(void) { return ZMLX_VERSION_STRING; }
+
+void zmlx_shutdown(void) {
+  /* Kernels first: their modules live in the backends' contexts. */
+  zk_builtin_shutdown();
+  zk_module_cache_shutdown();
+  zb_shutdown_all();
+}
