@@ -4,7 +4,8 @@
  * lazily), in chunks, double-buffered: while the DMA engine moves one
  * buffer, the CPU fills or drains the other. Each buffer has an event
  * recorded after its last DMA; a buffer is touched again only after its
- * event completed. copy_h2d returns once the caller's bytes are in staging
+ * event completed. Large chunks are copied by several CPU threads
+ * (cuda_hostcopy.c): one thread alone is slower than the DMA. copy_h2d returns once the caller's bytes are in staging
  * (the DMA may still run, ordered on the stream); copy_d2h returns once the
  * bytes are in the caller's memory. Where pinned memory cannot be had, the
  * driver's own pageable copies are used instead. */
@@ -14,7 +15,7 @@
 
 #include "backend/cuda/cuda_internal.h"
 
-#define STAGE_BYTES ((size_t)8 << 20)
+#define STAGE_BYTES ((size_t)16 << 20)
 
 typedef struct stage {
   pthread_mutex_t mu;
@@ -106,7 +107,7 @@ zmlx_status zc_copy_h2d(int dev, void *dst, const void *src, size_t bytes,
       int i = S->next;
       what = "cuEventSynchronize (staging buffer)";
       if ((r = wait_buf(S, i)) != CUDA_SUCCESS) break;
-      memcpy(S->buf[i], (const char *)src + off, n);
+      zc_memcpy_par(S->buf[i], (const char *)src + off, n);
       what = "cuMemcpyHtoDAsync";
       if ((r = zc_cu->cuMemcpyHtoDAsync(zc_dptr(dst) + off, S->buf[i], n, s)) != CUDA_SUCCESS)
         break;
@@ -172,7 +173,7 @@ zmlx_status zc_copy_d2h(int dev, void *dst, const void *src, size_t bytes,
       size_t n = bytes - off < STAGE_BYTES ? bytes - off : STAGE_BYTES;
       what = "cuEventSynchronize (staging buffer)";
       if ((r = wait_buf(S, i)) != CUDA_SUCCESS) break;
-      memcpy((char *)dst + off, S->buf[i], n);
+      zc_memcpy_par((char *)dst + off, S->buf[i], n);
       what = "cuMemcpyDtoHAsync";
       if (k + 2 < nchunks) r = d2h_issue(S, zc_dptr(src), bytes, k + 2, s);
     }

@@ -204,5 +204,6 @@ void zc_shutdown(void) {
   }
   if (n > 0) zc_cu->cuCtxSetCurrent(prev_ours ? NULL : prev);
   zc_launch_forget_functions();
+  zc_hostcopy_shutdown();
   pthread_mutex_unlock(&g_mu);
 }

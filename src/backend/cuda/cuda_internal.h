@@ -96,6 +96,9 @@ zmlx_status zc_mem_fill(int dev, void *dst, size_t n, const void *pattern,
 /* The strided fallback of mem_fill (any alignment), exposed for tests. */
 zmlx_status zc_fill_columns(int dev, void *dst, size_t n, const unsigned char *pat,
                             size_t elem_size, CUstream s);
+/* cuda_hostcopy.c: memcpy split across helper threads for large sizes. */
+void zc_memcpy_par(void *dst, const void *src, size_t n);
+void zc_hostcopy_shutdown(void);
 /* cuda_copy.c */
 zmlx_status zc_copy_h2d(int dev, void *dst, const void *src, size_t bytes,
                         void *stream);
