@@ -270,7 +270,8 @@ static void test_alloc_reuse(void) {
 
 static void test_copy_roundtrip(void) {
   if (!gpu()) return;
-  const size_t sizes[] = {1, 7, 4097, (20u << 20) + 3, (8u << 20), (16u << 20) + 1};
+  const size_t sizes[] = {1, 7, 4097, (20u << 20) + 3, (8u << 20), (16u << 20) + 1,
+                         (40u << 20) + 5};
   void *s = NULL;
   CHECK_OK(B->stream_create(0, &s));
   for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
@@ -692,6 +693,7 @@ static void *worker(void *argp) {
   }
   for (int it = 0; it < 50; it++) {
     size_t n = 1000 + (size_t)(w->id * 7919 + it * 104729) % 300000;
+    if (it % 10 == 3) n = (5u << 20) + (size_t)w->id; /* the parallel memcpy */
     unsigned char *src = malloc(n), *dst = malloc(n);
     for (size_t i = 0; i < n; i++) src[i] = (unsigned char)(i * 31 + w->id + it);
     void *d = NULL;

@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -31,6 +32,14 @@ static struct {
 } cc = {PTHREAD_ONCE_INIT};
 static pthread_mutex_t cc_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* Kernel modules built with -fopenmp pull in libgomp. Keep it loaded for
+ * good: otherwise unloading the last module unloads libgomp under its idle
+ * worker threads, and its start-up allocations show up as leaks. */
+static pthread_once_t gomp_once = PTHREAD_ONCE_INIT;
+static void pin_gomp(void) {
+  (void)dlopen("libgomp.so.1", RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE);
+}
+
 static int find_in_path(const char *name, char *out, size_t len) {
   if (strchr(name, '/')) {
     snprintf(out, len, "%s", name);
@@ -56,7 +65,7 @@ static void cc_init(void) {
        tok = strtok_r(NULL, " \t", &save))
     cc.argv[cc.argc++] = tok;
   cc.openmp = zmlx_env_flag("ZMLX_CPU_OPENMP", 1);
-  char path[1024], real[1024];
+  char path[PATH_MAX], real[PATH_MAX]; /* realpath() needs PATH_MAX */
   struct stat st;
   if (cc.argc && find_in_path(cc.argv[0], path, sizeof path) &&
       realpath(path, real) && stat(real, &st) == 0)
@@ -247,6 +256,7 @@ zmlx_status zb_cpu_module_load(int dev, const void *binary, size_t len, const ch
     }
     path = tmp;
   }
+  pthread_once(&gomp_once, pin_gomp);
   void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (tmp[0]) unlink(tmp);
   if (!h)

@@ -5,10 +5,11 @@
  * buffer, the CPU fills or drains the other. Each buffer has an event
  * recorded after its last DMA; a buffer is touched again only after its
  * event completed. Large chunks are copied by several CPU threads
- * (cuda_hostcopy.c): one thread alone is slower than the DMA. copy_h2d returns once the caller's bytes are in staging
- * (the DMA may still run, ordered on the stream); copy_d2h returns once the
- * bytes are in the caller's memory. Where pinned memory cannot be had, the
- * driver's own pageable copies are used instead. */
+ * (cuda_hostcopy.c), as one thread alone is much slower than the DMA.
+ * copy_h2d returns once the caller's bytes are in staging (the DMA may
+ * still run, ordered on the stream); copy_d2h returns once the bytes are in
+ * the caller's memory. Where pinned memory cannot be had, the driver's own
+ * pageable copies are used instead. */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
