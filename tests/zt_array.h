@@ -44,6 +44,7 @@ static inline double zt_decode(zmlx_dtype t, const unsigned char *p) {
 /* The array's elements in C order as f64; NULL on failure. The host buffer
  * is poisoned first so that unwritten elements cannot pass. */
 static inline double *zt_read_f64(const zmlx_array *a) {
+  if (!a) return NULL;
   size_t n = (size_t)zmlx_array_numel(a), es = zmlx_dtype_size(zmlx_array_dtype(a));
   unsigned char *raw = malloc(n * es + 1);
   double *out = malloc((n + 1) * sizeof *out);

@@ -10,7 +10,14 @@
 
 #if defined(__CUDACC_RTC__) || defined(__CUDACC__)
 #define ZMLX_CUDA 1
-#define ZMLX_FN static __device__ __forceinline__
+/* Not static: NVRTC warns about unused static functions, not inline ones. */
+#define ZMLX_FN __device__ __forceinline__
+#ifndef INFINITY
+#define INFINITY __int_as_float(0x7f800000)
+#endif
+#ifndef NAN
+#define NAN __int_as_float(0x7fffffff)
+#endif
 #if defined(__CUDACC_RTC__) /* NVRTC has no libc headers */
 typedef signed char int8_t;
 typedef unsigned char uint8_t;
