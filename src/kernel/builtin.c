@@ -55,7 +55,30 @@ static zmlx_status get(zmlx_kernel **slot, const char *name, int n_in, const cha
   return s;
 }
 
-static int copy_mode(zmlx_dtype from, zmlx_dtype to) {
+zmlx_status zk_builtin_kernel(zk_builtin which, zmlx_kernel **out) {
+  static const char *const copy_in[] = {"x"};
+  static const char *const ar_sc[] = {"start", "step"};
+  static const zmlx_dtype ar_t[] = {ZMLX_DTYPE_F64, ZMLX_DTYPE_F64};
+  static const char *const rnd_sc[] = {"seed_lo", "seed_hi", "a", "b"};
+  static const zmlx_dtype rnd_t[] = {ZMLX_DTYPE_U32, ZMLX_DTYPE_U32, ZMLX_DTYPE_F64, ZMLX_DTYPE_F64};
+  switch (which) {
+    case ZK_BUILTIN_COPY:
+      ZMLX_TRY(get(&k_copy, "copy", 1, copy_in, 0, NULL, NULL, copy_body));
+      *out = k_copy;
+      return ZMLX_STATUS_OK;
+    case ZK_BUILTIN_ARANGE:
+      ZMLX_TRY(get(&k_arange, "arange", 0, NULL, 2, ar_sc, ar_t, arange_body));
+      *out = k_arange;
+      return ZMLX_STATUS_OK;
+    case ZK_BUILTIN_RANDOM:
+      ZMLX_TRY(get(&k_random, "random", 0, NULL, 4, rnd_sc, rnd_t, random_body));
+      *out = k_random;
+      return ZMLX_STATUS_OK;
+  }
+  return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, "builtin", "no builtin kernel %d", (int)which);
+}
+
+int zk_copy_mode(zmlx_dtype from, zmlx_dtype to) {
   if (from == to) return 0;
   if (to == ZMLX_DTYPE_BOOL) return 1;
   if (zmlx_dtype_is_integer(from) && zmlx_dtype_is_integer(to)) return 2;
@@ -63,37 +86,34 @@ static int copy_mode(zmlx_dtype from, zmlx_dtype to) {
 }
 
 zmlx_status zk_copy(zmlx_array *dst, zmlx_array *src) {
-  static const char *const ins[] = {"x"};
-  ZMLX_TRY(get(&k_copy, "copy", 1, ins, 0, NULL, NULL, copy_body));
+  zmlx_kernel *k;
+  ZMLX_TRY(zk_builtin_kernel(ZK_BUILTIN_COPY, &k));
   zmlx_template_arg t[2] = {
-      {"MODE", ZMLX_TEMPLATE_INT, copy_mode(src->dtype, dst->dtype)},
+      {"MODE", ZMLX_TEMPLATE_INT, zk_copy_mode(src->dtype, dst->dtype)},
       {"CONTIG_OUT", ZMLX_TEMPLATE_BOOL, zmlx_array_is_contiguous(dst)},
   };
   zmlx_launch_config cfg = {.n_templates = 2, .templates = t};
-  return zk_launch(k_copy, 1, &src, &cfg, &dst, 1);
+  return zk_launch(k, 1, &src, &cfg, &dst, 1);
 }
 
 zmlx_status zk_arange(zmlx_array *out, double start, double step) {
-  static const char *const scs[] = {"start", "step"};
-  static const zmlx_dtype f64[] = {ZMLX_DTYPE_F64, ZMLX_DTYPE_F64};
-  ZMLX_TRY(get(&k_arange, "arange", 0, NULL, 2, scs, f64, arange_body));
+  zmlx_kernel *k;
+  ZMLX_TRY(zk_builtin_kernel(ZK_BUILTIN_ARANGE, &k));
   double sc[2] = {start, step};
   zmlx_launch_config cfg = {.n_scalars = 2, .scalars = sc};
-  return zk_launch(k_arange, 0, NULL, &cfg, &out, 1);
+  return zk_launch(k, 0, NULL, &cfg, &out, 1);
 }
 
 zmlx_status zk_random(zmlx_array *out, int normal, uint64_t seed, double a, double b) {
-  static const char *const scs[] = {"seed_lo", "seed_hi", "a", "b"};
-  static const zmlx_dtype types[] = {ZMLX_DTYPE_U32, ZMLX_DTYPE_U32, ZMLX_DTYPE_F64,
-                                     ZMLX_DTYPE_F64};
-  ZMLX_TRY(get(&k_random, "random", 0, NULL, 4, scs, types, random_body));
+  zmlx_kernel *k;
+  ZMLX_TRY(zk_builtin_kernel(ZK_BUILTIN_RANDOM, &k));
   zmlx_template_arg t[2] = {
       {"NORMAL", ZMLX_TEMPLATE_BOOL, normal},
       {"F64", ZMLX_TEMPLATE_BOOL, out->dtype == ZMLX_DTYPE_F64},
   };
   double sc[4] = {(double)(uint32_t)seed, (double)(uint32_t)(seed >> 32), a, b};
   zmlx_launch_config cfg = {.n_templates = 2, .templates = t, .n_scalars = 4, .scalars = sc};
-  return zk_launch(k_random, 0, NULL, &cfg, &out, 1);
+  return zk_launch(k, 0, NULL, &cfg, &out, 1);
 }
 
 void zk_builtin_shutdown(void) {
