@@ -118,7 +118,9 @@ static zmlx_status resolve_locked(const zb_backend *b, zmlx_device dev, const ch
                                   const char *entry, const char *kernel_name, zk_module **out,
                                   zk_resolve_info *info) {
   const char *cid;
+  double t_start = now_ms();
   ZMLX_TRY(compiler_id(b, dev.index, &cid));
+  double t_id = now_ms();
   size_t slen = strlen(source), clen = strlen(cid);
   char *keytext = malloc(slen + clen + 2);
   if (!keytext) return zmlx_fail(ZMLX_STATUS_OUT_OF_MEMORY, "kernel_cache", "out of host memory");
@@ -137,13 +139,17 @@ static zmlx_status resolve_locked(const zb_backend *b, zmlx_device dev, const ch
   const char *ext = b->type == ZMLX_DEVICE_CUDA ? "cubin" : "so";
   void *bin = NULL;
   size_t len = 0;
+  double t_read = 0;
   zmlx_status s = zk_disk_cache_load(key, ext, &bin, &len, path, sizeof path);
   if (s == ZMLX_STATUS_OK) {
+    t_read = now_ms();
     s = load(b, dev, key, bin, len, path, entry, out);
     free(bin);
     if (s == ZMLX_STATUS_OK) {
       info->disk_hit = 1;
       n_disk_hits++;
+      zmlx_log(ZMLX_LOG_DEBUG, "kernel_cache: %s from disk: compiler id %.3f ms, read %.3f ms, load %.3f ms",
+               entry, t_id - t_start, t_read - t_id, now_ms() - t_read);
     } else {
       zmlx_log(ZMLX_LOG_WARN, "kernel_cache: cannot load cached %s (%s); rebuilding", path,
                zmlx_error_last());
