@@ -7,6 +7,7 @@
 #include "zmlx/device.h"
 #include "zmlx/array.h"
 #include "zmlx/kernel.h"
+#include "zmlx/elementwise.h"
 
 #ifdef __cplusplus
 extern "C" {

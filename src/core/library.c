@@ -1,3 +1,4 @@
+#include "author/ew_internal.h"
 #include "backend/backend.h"
 #include "kernel/builtin.h"
 #include "kernel/kernel_internal.h"
@@ -8,6 +9,7 @@ const char *zmlx_version(void) { return ZMLX_VERSION_STRING; }
 void zmlx_shutdown(void) {
   /* Kernels first: their modules live in the backends' contexts. */
   zk_builtin_shutdown();
+  zk_ew_backward_shutdown();
   zk_module_cache_shutdown();
   zb_shutdown_all();
 }

@@ -93,7 +93,7 @@ zmlx_status zk_copy(zmlx_array *dst, zmlx_array *src) {
       {"CONTIG_OUT", ZMLX_TEMPLATE_BOOL, zmlx_array_is_contiguous(dst)},
   };
   zmlx_launch_config cfg = {.n_templates = 2, .templates = t};
-  return zk_launch(k, 1, &src, &cfg, &dst, 1);
+  return zk_launch(k, 1, &src, &cfg, &dst, ZK_OUTPUTS_GIVEN);
 }
 
 zmlx_status zk_arange(zmlx_array *out, double start, double step) {
@@ -101,7 +101,7 @@ zmlx_status zk_arange(zmlx_array *out, double start, double step) {
   ZMLX_TRY(zk_builtin_kernel(ZK_BUILTIN_ARANGE, &k));
   double sc[2] = {start, step};
   zmlx_launch_config cfg = {.n_scalars = 2, .scalars = sc};
-  return zk_launch(k, 0, NULL, &cfg, &out, 1);
+  return zk_launch(k, 0, NULL, &cfg, &out, ZK_OUTPUTS_GIVEN);
 }
 
 zmlx_status zk_random(zmlx_array *out, int normal, uint64_t seed, double a, double b) {
@@ -113,7 +113,7 @@ zmlx_status zk_random(zmlx_array *out, int normal, uint64_t seed, double a, doub
   };
   double sc[4] = {(double)(uint32_t)seed, (double)(uint32_t)(seed >> 32), a, b};
   zmlx_launch_config cfg = {.n_templates = 2, .templates = t, .n_scalars = 4, .scalars = sc};
-  return zk_launch(k, 0, NULL, &cfg, &out, 1);
+  return zk_launch(k, 0, NULL, &cfg, &out, ZK_OUTPUTS_GIVEN);
 }
 
 void zk_builtin_shutdown(void) {

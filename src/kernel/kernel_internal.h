@@ -76,11 +76,13 @@ zmlx_status zk_module_get(const zb_backend *b, zmlx_device dev, const char *sour
 void zk_module_cache_shutdown(void);
 void zk_module_cache_counters(uint64_t *mem, uint64_t *disk, uint64_t *compiles);
 
-/* launch.c. When outputs_given, outputs[] are existing arrays (any
+/* launch.c. Flags: ZK_OUTPUTS_GIVEN: outputs[] are existing arrays (any
  * strides) that the kernel writes into, and cfg's output fields are
- * ignored. */
+ * ignored. ZK_INPUTS_AS_IS: pass every input's data pointer as it is, even
+ * to a body that ignores strides (the caller's body indexes it itself). */
+enum { ZK_OUTPUTS_GIVEN = 1, ZK_INPUTS_AS_IS = 2 };
 zmlx_status zk_launch(zmlx_kernel *k, int n_inputs, zmlx_array *const *inputs,
-                      const zmlx_launch_config *cfg, zmlx_array **outputs, int outputs_given);
+                      const zmlx_launch_config *cfg, zmlx_array **outputs, int flags);
 
 
 #endif

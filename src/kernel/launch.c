@@ -292,7 +292,8 @@ static zmlx_status run(zmlx_kernel *k, const zb_backend *b, zmlx_device dev, zml
 }
 
 zmlx_status zk_launch(zmlx_kernel *k, int n_inputs, zmlx_array *const *inputs,
-                      const zmlx_launch_config *cfg, zmlx_array **outputs, int outputs_given) {
+                      const zmlx_launch_config *cfg, zmlx_array **outputs, int flags) {
+  int outputs_given = flags & ZK_OUTPUTS_GIVEN;
   if (!k || !cfg || !outputs)
     return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, op, "kernel, config and outputs are required");
   ZMLX_TRY(check_call(k, n_inputs, inputs, cfg, outputs_given));
@@ -305,7 +306,8 @@ zmlx_status zk_launch(zmlx_kernel *k, int n_inputs, zmlx_array *const *inputs,
   zmlx_array *in[ZK_MAX_IO] = {0};
   zmlx_status s = ZMLX_STATUS_OK;
   for (int i = 0; i < n_inputs && s == ZMLX_STATUS_OK; i++) {
-    if ((k->in_uses[i] & ZK_USES_STRIDES) || zmlx_array_is_contiguous(inputs[i]))
+    if ((flags & ZK_INPUTS_AS_IS) || (k->in_uses[i] & ZK_USES_STRIDES) ||
+        zmlx_array_is_contiguous(inputs[i]))
       in[i] = zmlx_array_retain(inputs[i]);
     else
       s = zmlx_array_contiguous(inputs[i], &in[i]);

@@ -1,0 +1,131 @@
+/* Elementwise kernels are written as raw kernel bodies. Two bodies per
+ * kernel:
+ *   fast     every input is dense, a row vector (i % M), a column vector
+ *            (i / M) or a scalar; VEC elements per grid point through
+ *            aligned vector loads and stores, scalar tail
+ *   general  any strides: coordinates from the (collapsed) output shape,
+ *            NDIM unrolled at compile time
+ * Inside, each user name becomes a compute-type local; the arrays are
+ * reached through _zp<name> aliases so the locals may shadow them. */
+#include "author/ew_internal.h"
+
+#include <stdio.h>
+
+static void loads_scalar(zmlx_strbuf *sb, const zmlx_elementwise_desc *d, const char *ct,
+                         const char *conv, const char *index_fmt) {
+  for (int i = 0; i < d->n_inputs; i++) {
+    const char *n = d->input_names[i];
+    zmlx_sb_printf(sb, "    const %s %s = (%s)%s(_zp%s[", ct, n, ct, conv, n);
+    zmlx_sb_printf(sb, index_fmt, n, n, n, n, n, n, n, n);
+    zmlx_sb_append(sb, "]);\n");
+  }
+}
+
+static void declare_outputs(zmlx_strbuf *sb, const zmlx_elementwise_desc *d, const char *ct) {
+  for (int i = 0; i < d->n_outputs; i++)
+    zmlx_sb_printf(sb, "    %s %s = 0;\n", ct, d->output_names[i]);
+}
+
+static void aliases(zmlx_strbuf *sb, const zmlx_elementwise_desc *d) {
+  for (int i = 0; i < d->n_inputs; i++)
+    zmlx_sb_printf(sb, "const %s_t *const _zp%s = %s;\n", d->input_names[i], d->input_names[i],
+                   d->input_names[i]);
+  for (int i = 0; i < d->n_outputs; i++)
+    zmlx_sb_printf(sb, "%s_t *const _zp%s = %s;\n", d->output_names[i], d->output_names[i],
+                   d->output_names[i]);
+}
+
+static const char *ctype(const zmlx_elementwise_desc *d) {
+  return d->compute == ZMLX_DTYPE_F64 ? "double" : "float";
+}
+static const char *conv(const zmlx_elementwise_desc *d) {
+  return d->compute == ZMLX_DTYPE_F64 ? "zmlx_tod" : "zmlx_tof";
+}
+
+/* Per-input index for the fast path's scalar tail, by MODE_<name>. */
+#define FAST_INDEX "MODE_%s == 0 ? _zj : MODE_%s == 1 ? _zj %% _zm : MODE_%s == 2 ? _zj / _zm : 0"
+
+char *zk_ew_fast_body(const zmlx_elementwise_desc *d) {
+  zmlx_strbuf sb = {0};
+  const char *ct = ctype(d), *cv = conv(d);
+  aliases(&sb, d);
+  zmlx_sb_append(&sb, "const long long _zb = gid * VEC;\nif (_zb + VEC <= _zn) {\n");
+  for (int i = 0; i < d->n_inputs; i++) {
+    const char *n = d->input_names[i];
+    zmlx_sb_printf(&sb,
+                   "  %s_vec _zv%s;\n"
+                   "#if MODE_%s == 0\n  _zv%s = *(const %s_vec *)(_zp%s + _zb);\n"
+                   "#elif MODE_%s == 1\n  _zv%s = *(const %s_vec *)(_zp%s + _zb %% _zm);\n"
+                   "#else\n  { const %s_t _zs = _zp%s[MODE_%s == 2 ? _zb / _zm : 0];\n"
+                   "    for (int _zi = 0; _zi < VEC; _zi++) _zv%s.v[_zi] = _zs; }\n#endif\n",
+                   n, n, n, n, n, n, n, n, n, n, n, n, n, n);
+  }
+  for (int i = 0; i < d->n_outputs; i++)
+    zmlx_sb_printf(&sb, "  %s_vec _zw%s;\n", d->output_names[i], d->output_names[i]);
+  zmlx_sb_append(&sb, "#ifdef ZMLX_CUDA\n#pragma unroll\n#endif\n"
+                      "  for (int _zi = 0; _zi < VEC; _zi++) {\n");
+  for (int i = 0; i < d->n_inputs; i++)
+    zmlx_sb_printf(&sb, "    const %s %s = (%s)%s(_zv%s.v[_zi]);\n", ct, d->input_names[i], ct, cv,
+                   d->input_names[i]);
+  declare_outputs(&sb, d, ct);
+  zmlx_sb_printf(&sb, "    {\n%s\n    }\n", d->expr);
+  for (int i = 0; i < d->n_outputs; i++)
+    zmlx_sb_printf(&sb, "    zmlx_store(_zw%s.v, _zi, %s);\n", d->output_names[i], d->output_names[i]);
+  zmlx_sb_append(&sb, "  }\n");
+  for (int i = 0; i < d->n_outputs; i++)
+    zmlx_sb_printf(&sb, "  *(%s_vec *)(_zp%s + _zb) = _zw%s;\n", d->output_names[i],
+                   d->output_names[i], d->output_names[i]);
+  zmlx_sb_append(&sb, "} else {\n  for (long long _zj = _zb; _zj < _zn; _zj++) {\n");
+  loads_scalar(&sb, d, ct, cv, FAST_INDEX);
+  declare_outputs(&sb, d, ct);
+  zmlx_sb_printf(&sb, "    {\n%s\n    }\n", d->expr);
+  for (int i = 0; i < d->n_outputs; i++)
+    zmlx_sb_printf(&sb, "    zmlx_store(_zp%s, _zj, %s);\n", d->output_names[i], d->output_names[i]);
+  zmlx_sb_append(&sb, "  }\n}\n");
+  return zmlx_sb_take(&sb);
+}
+
+char *zk_ew_fast_header(const zmlx_elementwise_desc *d) {
+  zmlx_strbuf sb = {0};
+  /* One aligned struct per array: a single 16-byte (or narrower) access. */
+  for (int side = 0; side < 2; side++) {
+    int n = side ? d->n_outputs : d->n_inputs;
+    for (int i = 0; i < n; i++) {
+      const char *nm = side ? d->output_names[i] : d->input_names[i];
+      zmlx_sb_printf(&sb,
+                     "typedef struct __attribute__((aligned(VEC * sizeof(%s_t)))) { %s_t v[VEC]; } %s_vec;\n",
+                     nm, nm, nm);
+    }
+  }
+  if (d->header) zmlx_sb_printf(&sb, "%s\n", d->header);
+  char *s = zmlx_sb_take(&sb);
+  return s;
+}
+
+char *zk_ew_general_body(const zmlx_elementwise_desc *d) {
+  zmlx_strbuf sb = {0};
+  const char *ct = ctype(d), *cv = conv(d);
+  aliases(&sb, d);
+  /* Coordinates once, then one dot product per array. */
+  zmlx_sb_append(&sb, "long long _zr = gid;\n");
+  for (int i = 0; i < d->n_inputs; i++) zmlx_sb_printf(&sb, "long long _zo%s = 0;\n", d->input_names[i]);
+  for (int i = 0; i < d->n_outputs; i++) zmlx_sb_printf(&sb, "long long _zo%s = OUT_CONTIG ? gid : 0;\n", d->output_names[i]);
+  zmlx_sb_printf(&sb, "#ifdef ZMLX_CUDA\n#pragma unroll\n#endif\n"
+                      "for (int _zd = NDIM - 1; _zd >= 0; _zd--) {\n"
+                      "  const long long _zc = _zr %% %s_shape[_zd];\n  _zr /= %s_shape[_zd];\n",
+                 d->output_names[0], d->output_names[0]);
+  for (int i = 0; i < d->n_inputs; i++)
+    zmlx_sb_printf(&sb, "  _zo%s += _zc * %s_strides[_zd];\n", d->input_names[i], d->input_names[i]);
+  for (int i = 0; i < d->n_outputs; i++)
+    zmlx_sb_printf(&sb, "  if (!OUT_CONTIG) _zo%s += _zc * %s_strides[_zd];\n", d->output_names[i],
+                   d->output_names[i]);
+  zmlx_sb_append(&sb, "}\n{\n");
+  loads_scalar(&sb, d, ct, cv, "_zo%s");
+  declare_outputs(&sb, d, ct);
+  zmlx_sb_printf(&sb, "    {\n%s\n    }\n", d->expr);
+  for (int i = 0; i < d->n_outputs; i++)
+    zmlx_sb_printf(&sb, "    zmlx_store(_zp%s, _zo%s, %s);\n", d->output_names[i], d->output_names[i],
+                   d->output_names[i]);
+  zmlx_sb_append(&sb, "}\n");
+  return zmlx_sb_take(&sb);
+}

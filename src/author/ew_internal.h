@@ -1,0 +1,17 @@
+#ifndef ZMLX_AUTHOR_EW_INTERNAL_H
+#define ZMLX_AUTHOR_EW_INTERNAL_H
+#include "core/strbuf.h"
+#include "zmlx/elementwise.h"
+
+/* Raw kernel bodies and the fast path's header (malloc'd; NULL on OOM). */
+char *zk_ew_fast_body(const zmlx_elementwise_desc *d);
+char *zk_ew_fast_header(const zmlx_elementwise_desc *d);
+char *zk_ew_general_body(const zmlx_elementwise_desc *d);
+
+/* ew_backward.c */
+zmlx_status zk_ew_backward(zmlx_elementwise_desc *fwd, zmlx_elementwise **bwd, int *grad_of,
+                           int n_inputs, zmlx_array *const *inputs, int n_scalars,
+                           const double *scalars, zmlx_array *g, zmlx_array **grads);
+void zk_ew_backward_shutdown(void);
+
+#endif
