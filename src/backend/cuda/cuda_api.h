@@ -152,6 +152,10 @@ typedef struct zc_nvrtc_api {
  * libnvrtc.so.13, libnvrtc.so.12, /usr/local/cuda/lib64/libnvrtc.so and
  * /usr/local/cuda/lib64/libnvrtc.so.13. Needs no GPU and no libcuda. */
 const zc_nvrtc_api *zc_nvrtc_load(char *why, size_t why_len);
+/* "<realpath> size=N mtime=T" of the NVRTC library that zc_nvrtc_load
+ * opens first, found without loading it; NULL when only the dynamic
+ * loader's own search could find it. */
+const char *zc_nvrtc_identity(void);
 
 /* The compiler options every compile uses, after --gpu-architecture. */
 #define ZC_NVRTC_OPTIONS "-default-device --std=c++17 -lineinfo"

@@ -40,14 +40,23 @@ zmlx_status zc_compiler_id(int dev, char *buf, size_t len) {
   const char *op = "cuda.compiler_id";
   if (!buf || len == 0) return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, op, "no buffer");
   buf[0] = 0;
-  char why[1024];
-  if (!zc_nvrtc_load(why, sizeof why))
-    return zmlx_fail(ZMLX_STATUS_DEVICE_UNAVAILABLE, op, "%s", why);
   char arch[16];
   ZMLX_TRY(target_arch(dev, op, arch));
-  int v = zb_nvrtc_version();
-  int n = snprintf(buf, len, "nvrtc %d.%d %s %s", v / 1000, (v % 1000) / 10, arch,
-                   ZC_NVRTC_OPTIONS);
+  /* The library file itself names the compiler exactly (path, size and
+   * time stamp), and finding it needs no dlopen; the loaded version is the
+   * fallback when only the dynamic loader can find NVRTC. */
+  const char *file = zc_nvrtc_identity();
+  int n;
+  if (file) {
+    n = snprintf(buf, len, "nvrtc-file %s %s %s", file, arch, ZC_NVRTC_OPTIONS);
+  } else {
+    char why[1024];
+    if (!zc_nvrtc_load(why, sizeof why))
+      return zmlx_fail(ZMLX_STATUS_DEVICE_UNAVAILABLE, op, "%s", why);
+    int v = zb_nvrtc_version();
+    n = snprintf(buf, len, "nvrtc %d.%d %s %s", v / 1000, (v % 1000) / 10, arch,
+                 ZC_NVRTC_OPTIONS);
+  }
   if (n < 0 || (size_t)n >= len)
     return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, op, "buffer of %zu bytes is too small", len);
   return ZMLX_STATUS_OK;

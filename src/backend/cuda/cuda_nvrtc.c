@@ -3,10 +3,12 @@
 #include "backend/cuda/cuda_api.h"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/error.h"
 
@@ -23,8 +25,64 @@ static int load_sym(void *lib, void *slot, const char *name) {
   return 1;
 }
 
+/* Where NVRTC lives, found with stat() alone, in the order dlopen would
+ * look: $ZMLX_NVRTC_PATH, then each name in $LD_LIBRARY_PATH and the usual
+ * folders. Loading NVRTC costs tens of milliseconds; a kernel found in the
+ * disk cache needs only the library's identity, so it never pays that. */
+static pthread_once_t g_locate_once = PTHREAD_ONCE_INIT;
+static char g_path[PATH_MAX];
+static char g_identity[PATH_MAX + 64];
+
+static int try_file(const char *dir, const char *name) {
+  char p[PATH_MAX];
+  if (dir)
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+  else
+    snprintf(p, sizeof p, "%s", name);
+  struct stat st;
+  char real[PATH_MAX];
+  if (stat(p, &st) != 0 || !S_ISREG(st.st_mode) || !realpath(p, real)) return 0;
+  snprintf(g_path, sizeof g_path, "%s", p);
+  snprintf(g_identity, sizeof g_identity, "%s size=%lld mtime=%lld", real, (long long)st.st_size,
+           (long long)st.st_mtime);
+  return 1;
+}
+
+static int search_dirs(const char *name) {
+  if (strchr(name, '/')) return try_file(NULL, name);
+  const char *ld = getenv("LD_LIBRARY_PATH");
+  while (ld && *ld) {
+    const char *end = strchr(ld, ':');
+    size_t n = end ? (size_t)(end - ld) : strlen(ld);
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s", (int)n, ld);
+    if (n && try_file(dir, name)) return 1;
+    ld += n + (end ? 1 : 0);
+  }
+  static const char *dirs[] = {"/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib",
+                               "/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib",
+                               "/lib/x86_64-linux-gnu"};
+  for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
+    if (try_file(dirs[i], name)) return 1;
+  return 0;
+}
+
+static void locate_once(void) {
+  const char *names[] = {zmlx_env("ZMLX_NVRTC_PATH"), "libnvrtc.so", "libnvrtc.so.13",
+                         "libnvrtc.so.12"};
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+    if (names[i] && search_dirs(names[i])) return;
+}
+
+const char *zc_nvrtc_identity(void) {
+  pthread_once(&g_locate_once, locate_once);
+  return g_identity[0] ? g_identity : NULL;
+}
+
 static void load_once(void) {
+  pthread_once(&g_locate_once, locate_once);
   const char *candidates[] = {
+      g_path[0] ? g_path : NULL, /* the file whose identity keys the cache */
       zmlx_env("ZMLX_NVRTC_PATH"),
       "libnvrtc.so",
       "libnvrtc.so.13",
