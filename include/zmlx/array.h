@@ -113,8 +113,11 @@ zmlx_status zmlx_array_to_device(zmlx_array *a, zmlx_device dev,
 /* Elementwise conversion to another dtype; contiguous result. */
 zmlx_status zmlx_array_astype(zmlx_array *a, zmlx_dtype dtype,
                               zmlx_array **out);
-/* Copy src into dst elementwise (same shape and dtype, any strides, any
- * devices). */
+/* Copy src into dst elementwise: src broadcasts to dst's shape, converts
+ * to dst's dtype, and may live on another device; any strides. dst and src
+ * must not overlap in memory (copy through a temporary if they do).
+ * Conversions go through f64, so an i64 beyond 2^53 converted to a float
+ * type may round twice. */
 zmlx_status zmlx_array_copy_into(zmlx_array *dst, zmlx_array *src);
 /* Read the array into host memory in C order. dst_bytes must be at least
  * zmlx_array_nbytes(a). Waits for queued work on a's device. */

@@ -72,7 +72,11 @@ zmlx_status zmlx_array_wrap(zmlx_storage *st, zmlx_dtype dtype, int ndim, const 
 
 zmlx_status zmlx_array_empty(zmlx_dtype dtype, int ndim, const int64_t *shape, zmlx_device dev,
                              zmlx_array **out) {
-  static const char *op = "array_empty";
+  return zmlx_array_empty_op("array_empty", dtype, ndim, shape, dev, out);
+}
+
+zmlx_status zmlx_array_empty_op(const char *op, zmlx_dtype dtype, int ndim, const int64_t *shape,
+                                zmlx_device dev, zmlx_array **out) {
   int64_t numel;
   if (!out) return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, op, "out is NULL");
   *out = NULL;
@@ -84,7 +88,8 @@ zmlx_status zmlx_array_empty(zmlx_dtype dtype, int ndim, const int64_t *shape, z
     return zmlx_fail(ZMLX_STATUS_OUT_OF_MEMORY, op, "%lld elements of %s overflow size_t",
                      (long long)numel, zmlx_dtype_name(dtype));
   const zb_backend *b;
-  ZMLX_TRY(zb_for_device(dev, &b));
+  zmlx_status ds = zb_for_device(dev, &b);
+  if (ds != ZMLX_STATUS_OK) return zmlx_fail_wrap(ds, op);
   zmlx_storage *st = calloc(1, sizeof *st);
   if (!st) return zmlx_fail(ZMLX_STATUS_OUT_OF_MEMORY, op, "out of host memory");
   atomic_init(&st->refs, 0);

@@ -32,6 +32,9 @@ zmlx_status zmlx_array_wrap(zmlx_storage *st, zmlx_dtype dtype, int ndim, const 
 void *zmlx_array_data(const zmlx_array *a);
 /* The backend stream for the thread's current stream on device d. */
 void *zmlx_stream_native(zmlx_device d, zmlx_stream *s);
+/* zmlx_array_empty, with errors naming `op` (the public call). */
+zmlx_status zmlx_array_empty_op(const char *op, zmlx_dtype dtype, int ndim, const int64_t *shape,
+                                zmlx_device dev, zmlx_array **out);
 /* Checks for shape arguments; op names the caller in the error. */
 zmlx_status zmlx_shape_check(const char *op, int ndim, const int64_t *shape, int64_t *numel);
 /* "(2, 3)" into buf. */

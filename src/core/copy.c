@@ -29,7 +29,7 @@ zmlx_status zmlx_array_contiguous(zmlx_array *a, zmlx_array **out) {
 
 zmlx_status zmlx_array_astype(zmlx_array *a, zmlx_dtype dtype, zmlx_array **out) {
   if (!a || !out) return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, "array_astype", "NULL argument");
-  ZMLX_TRY(zmlx_array_empty(dtype, a->ndim, a->shape, a->storage->device, out));
+  ZMLX_TRY(zmlx_array_empty_op("array_astype", dtype, a->ndim, a->shape, a->storage->device, out));
   zmlx_status s = zk_copy(*out, a);
   if (s != ZMLX_STATUS_OK) {
     zmlx_array_release(*out);
@@ -72,7 +72,8 @@ static zmlx_status transfer(zmlx_array *src, zmlx_device dev, zmlx_array **out) 
 zmlx_status zmlx_array_to_device(zmlx_array *a, zmlx_device dev, zmlx_array **out) {
   if (!a || !out) return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, "array_to_device", "NULL argument");
   const zb_backend *b;
-  ZMLX_TRY(zb_for_device(dev, &b));
+  zmlx_status ds = zb_for_device(dev, &b);
+  if (ds != ZMLX_STATUS_OK) return zmlx_fail_wrap(ds, "array_to_device");
   if (same_device(a->storage->device, dev)) {
     ZMLX_TRY(zmlx_array_empty(a->dtype, a->ndim, a->shape, dev, out));
     zmlx_status s = zk_copy(*out, a);

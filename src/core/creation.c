@@ -53,9 +53,9 @@ zmlx_status zmlx_array_fill(zmlx_array *a, double value) {
   return s;
 }
 
-zmlx_status zmlx_array_full(zmlx_dtype dtype, int ndim, const int64_t *shape, double value,
-                            zmlx_device dev, zmlx_array **out) {
-  ZMLX_TRY(zmlx_array_empty(dtype, ndim, shape, dev, out));
+static zmlx_status full_op(const char *op, zmlx_dtype dtype, int ndim, const int64_t *shape,
+                           double value, zmlx_device dev, zmlx_array **out) {
+  ZMLX_TRY(zmlx_array_empty_op(op, dtype, ndim, shape, dev, out));
   zmlx_status s = zmlx_array_fill(*out, value);
   if (s != ZMLX_STATUS_OK) {
     zmlx_array_release(*out);
@@ -64,19 +64,24 @@ zmlx_status zmlx_array_full(zmlx_dtype dtype, int ndim, const int64_t *shape, do
   return s;
 }
 
+zmlx_status zmlx_array_full(zmlx_dtype dtype, int ndim, const int64_t *shape, double value,
+                            zmlx_device dev, zmlx_array **out) {
+  return full_op("array_full", dtype, ndim, shape, value, dev, out);
+}
+
 zmlx_status zmlx_array_zeros(zmlx_dtype dtype, int ndim, const int64_t *shape, zmlx_device dev,
                              zmlx_array **out) {
-  return zmlx_array_full(dtype, ndim, shape, 0.0, dev, out);
+  return full_op("array_zeros", dtype, ndim, shape, 0.0, dev, out);
 }
 
 zmlx_status zmlx_array_ones(zmlx_dtype dtype, int ndim, const int64_t *shape, zmlx_device dev,
                             zmlx_array **out) {
-  return zmlx_array_full(dtype, ndim, shape, 1.0, dev, out);
+  return full_op("array_ones", dtype, ndim, shape, 1.0, dev, out);
 }
 
 zmlx_status zmlx_array_from_host(const void *data, zmlx_dtype dtype, int ndim,
                                  const int64_t *shape, zmlx_device dev, zmlx_array **out) {
-  ZMLX_TRY(zmlx_array_empty(dtype, ndim, shape, dev, out));
+  ZMLX_TRY(zmlx_array_empty_op("array_from_host", dtype, ndim, shape, dev, out));
   size_t bytes = zmlx_array_nbytes(*out);
   if (bytes == 0) return ZMLX_STATUS_OK;
   zmlx_status s = data ? ZMLX_STATUS_OK
@@ -102,17 +107,19 @@ static zmlx_status finish(zmlx_status s, zmlx_array **out) {
 
 zmlx_status zmlx_array_arange(zmlx_dtype dtype, int64_t n, double start, double step,
                               zmlx_device dev, zmlx_array **out) {
-  ZMLX_TRY(zmlx_array_empty(dtype, 1, &n, dev, out));
+  ZMLX_TRY(zmlx_array_empty_op("array_arange", dtype, 1, &n, dev, out));
   return finish(zk_arange(*out, start, step), out);
 }
 
 static zmlx_status random_array(const char *op, zmlx_dtype dtype, int ndim, const int64_t *shape,
                                 int normal, uint64_t seed, double a, double b, zmlx_device dev,
                                 zmlx_array **out) {
+  if (!out) return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, op, "out is NULL");
+  *out = NULL;
   if (!zmlx_dtype_is_float(dtype))
     return zmlx_fail(ZMLX_STATUS_DTYPE_UNSUPPORTED, op, "dtype %s: random arrays are floating point",
                      zmlx_dtype_name(dtype));
-  ZMLX_TRY(zmlx_array_empty(dtype, ndim, shape, dev, out));
+  ZMLX_TRY(zmlx_array_empty_op(op, dtype, ndim, shape, dev, out));
   return finish(zk_random(*out, normal, seed, a, b), out);
 }
 

@@ -73,6 +73,11 @@ zmlx_status zmlx_array_reshape(zmlx_array *a, int ndim, const int64_t *shape_in,
       continue;
     }
     if (shape[i] < 0) return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, op, "bad dimension %lld", (long long)shape[i]);
+    if (shape[i] && known > INT64_MAX / shape[i]) {
+      char c[300];
+      return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, op, "shape %s overflows 64 bits",
+                       zmlx_shape_format(ndim, shape_in, c, sizeof c));
+    }
     known *= shape[i];
   }
   if (infer >= 0) shape[infer] = known ? numel / known : 0;
@@ -139,13 +144,15 @@ zmlx_status zmlx_array_slice(zmlx_array *a, int axis, int64_t start, int64_t sto
   int64_t lo = step > 0 ? 0 : -1, hi = step > 0 ? n : n - 1;
   start = start < lo ? lo : (start > hi ? hi : start);
   stop = stop < lo ? lo : (stop > hi ? hi : stop);
-  int64_t len = step > 0 ? (stop > start ? (stop - start + step - 1) / step : 0)
-                         : (start > stop ? (start - stop - step - 1) / (-step) : 0);
+  /* In unsigned arithmetic: |step| may be as large as 2^63. */
+  uint64_t ustep = step > 0 ? (uint64_t)step : 0 - (uint64_t)step;
+  int64_t len = step > 0 ? (stop > start ? (int64_t)(((uint64_t)(stop - start) - 1) / ustep) + 1 : 0)
+                         : (start > stop ? (int64_t)(((uint64_t)(start - stop) - 1) / ustep) + 1 : 0);
   int64_t shape[ZMLX_MAX_DIMS], st[ZMLX_MAX_DIMS];
   memcpy(shape, a->shape, sizeof shape);
   memcpy(st, a->strides, sizeof st);
   shape[axis] = len;
-  st[axis] = a->strides[axis] * step;
+  st[axis] = len > 1 ? a->strides[axis] * step : a->strides[axis];
   int64_t off = a->offset + (len ? start * a->strides[axis] : 0);
   return view(a, a->ndim, shape, st, off, out);
 }
