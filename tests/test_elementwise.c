@@ -201,6 +201,35 @@ static void test_gradients(void) {
   zmlx_elementwise_destroy(k);
 }
 
+/* Forward mode against a central difference along the tangent, with one
+ * tangent missing (zero) and one broadcast. */
+static void test_jvp(void) {
+  zmlx_elementwise *k = make_swiglu();
+  zmlx_device devs[2];
+  int nd = zt_devices(devs);
+  for (int di = 0; di < nd; di++) {
+    int64_t sh[2] = {11, 40}, row[1] = {40};
+    double *ha = NULL, *hb = NULL, *ht = NULL;
+    zmlx_array *a = zt_random_array(ZMLX_DTYPE_F32, 2, sh, 3, &seed, devs[di], &ha);
+    zmlx_array *b = zt_random_array(ZMLX_DTYPE_F32, 2, sh, 2, &seed, devs[di], &hb);
+    zmlx_array *ta = zt_random_array(ZMLX_DTYPE_F32, 1, row, 1, &seed, devs[di], &ht);
+    zmlx_array *in[2] = {a, b}, *tg[2] = {ta, NULL}, *out = NULL, *tout = NULL;
+    CHECK_OK(zmlx_elementwise_jvp(k, 2, in, tg, 0, NULL, &out, &tout));
+    double *o = zt_read_f64(out), *t = zt_read_f64(tout), ro[11 * 40], rt[11 * 40], h = 1e-6;
+    for (int i = 0; i < 11 * 40; i++) {
+      double x = ha[i], dx = ht[i % 40], y = hb[i];
+      ro[i] = silu(x) * y;
+      rt[i] = (silu(x + h * dx) * y - silu(x - h * dx) * y) / (2 * h);
+    }
+    CHECK(o && zt_rel_err(o, ro, 11 * 40) < 1e-6);
+    CHECK_MSG(t && zt_rel_err(t, rt, 11 * 40) < 1e-5, "jvp rel err %g", t ? zt_rel_err(t, rt, 11 * 40) : -1);
+    free(o); free(t); free(ha); free(hb); free(ht);
+    zmlx_array_release(a); zmlx_array_release(b); zmlx_array_release(ta);
+    zmlx_array_release(out); zmlx_array_release(tout);
+  }
+  zmlx_elementwise_destroy(k);
+}
+
 static void test_errors(void) {
   zmlx_elementwise *k = make_swiglu();
   int64_t a[2] = {4, 5}, b[2] = {4, 6};
@@ -245,4 +274,4 @@ static void test_errors(void) {
 }
 
 ZT_MAIN(ZT(test_swiglu_paths), ZT(test_multi_io_f64), ZT(test_into), ZT(test_gradients),
-        ZT(test_errors))
+        ZT(test_jvp), ZT(test_errors))

@@ -70,6 +70,17 @@ zmlx_status zmlx_elementwise_backward(zmlx_elementwise *k, int n_inputs,
                                       const double *scalars, zmlx_array *g,
                                       zmlx_array **grads);
 
+/* Forward mode (JVP) for kernels with one output: out = f(inputs) and
+ * out_tangent = sum_i (d out / d input_i) * tangents[i], in one pass. It is
+ * built from the grad expressions (each is linear in g, so g := tangent_i
+ * turns a VJP term into a JVP term). tangents[i] may be NULL (zero); a
+ * tangent broadcasts like its input. out and out_tangent are new arrays. */
+zmlx_status zmlx_elementwise_jvp(zmlx_elementwise *k, int n_inputs,
+                                 zmlx_array *const *inputs,
+                                 zmlx_array *const *tangents, int n_scalars,
+                                 const double *scalars, zmlx_array **out,
+                                 zmlx_array **out_tangent);
+
 zmlx_status zmlx_elementwise_stats_get(const zmlx_elementwise *k,
                                        zmlx_kernel_stats *out);
 

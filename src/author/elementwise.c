@@ -16,6 +16,7 @@ struct zmlx_elementwise {
   zmlx_elementwise_desc d;      /* deep copy */
   zmlx_kernel *fast, *general;
   zmlx_elementwise *backward;   /* built on first use */
+  zmlx_elementwise *jvp;        /* built on first use */
   int grad_of[ZK_MAX_IO];       /* backward output j is the gradient of input grad_of[j] */
   pthread_mutex_t lock;
 };
@@ -49,6 +50,7 @@ void zmlx_elementwise_destroy(zmlx_elementwise *k) {
   zmlx_kernel_destroy(k->fast);
   zmlx_kernel_destroy(k->general);
   zmlx_elementwise_destroy(k->backward);
+  zmlx_elementwise_destroy(k->jvp);
   free_desc(&k->d);
   pthread_mutex_destroy(&k->lock);
   free(k);
@@ -432,4 +434,17 @@ zmlx_status zmlx_elementwise_backward(zmlx_elementwise *k, int n_inputs, zmlx_ar
                                  scalars, g, grads);
   pthread_mutex_unlock(&k->lock);
   return s;
+}
+
+zmlx_status zmlx_elementwise_jvp(zmlx_elementwise *k, int n_inputs, zmlx_array *const *inputs,
+                                 zmlx_array *const *tangents, int n_scalars, const double *scalars,
+                                 zmlx_array **out, zmlx_array **out_tangent) {
+  if (!k || !out || !out_tangent)
+    return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, "elementwise_jvp", "NULL argument");
+  ZMLX_TRY(check_launch(k, n_inputs, inputs, n_scalars, scalars));
+  pthread_mutex_lock(&k->lock);
+  zmlx_status s = k->jvp ? ZMLX_STATUS_OK : zk_ew_jvp_build(&k->d, &k->jvp);
+  pthread_mutex_unlock(&k->lock);
+  ZMLX_TRY(s);
+  return zk_ew_jvp_run(k->jvp, n_inputs, inputs, tangents, n_scalars, scalars, out, out_tangent);
 }

@@ -13,5 +13,10 @@ zmlx_status zk_ew_backward(zmlx_elementwise_desc *fwd, zmlx_elementwise **bwd, i
                            int n_inputs, zmlx_array *const *inputs, int n_scalars,
                            const double *scalars, zmlx_array *g, zmlx_array **grads);
 void zk_ew_backward_shutdown(void);
+/* ew_jvp.c */
+zmlx_status zk_ew_jvp_build(const zmlx_elementwise_desc *fwd, zmlx_elementwise **out);
+zmlx_status zk_ew_jvp_run(zmlx_elementwise *jvp, int n_inputs, zmlx_array *const *inputs,
+                          zmlx_array *const *tangents, int n_scalars, const double *scalars,
+                          zmlx_array **out, zmlx_array **out_tangent);
 
 #endif
