@@ -3,6 +3,7 @@
  * sm_90 ($ZMLX_CUDA_ARCH) into a real cubin. Catches prelude and codegen
  * mistakes on machines that can only compile. Skips (77) without NVRTC. */
 #include "backend/cuda/cuda_api.h"
+#include "author/ew_internal.h"
 #include "kernel/builtin.h"
 #include "zt_array.h"
 
@@ -126,6 +127,47 @@ static void test_user_kernels(void) {
   zmlx_kernel_destroy(k);
 }
 
+/* The three raw kernels of an elementwise kernel, every path's templates. */
+static void test_elementwise_paths(void) {
+  static const char *ins[] = {"gate", "up"}, *outs[] = {"out", "aux"}, *scs[] = {"alpha"};
+  zmlx_elementwise_desc d = {.name = "ew_paths", .n_inputs = 2, .input_names = ins, .n_outputs = 2,
+                             .output_names = outs, .n_scalars = 1, .scalar_names = scs,
+                             .expr = "out = zmlx_siluf(gate) * up * alpha; aux = gate - up;"};
+  const zmlx_dtype types[] = {ZMLX_DTYPE_BF16, ZMLX_DTYPE_F32, ZMLX_DTYPE_F16, ZMLX_DTYPE_F64};
+  for (int c = 0; c < 2; c++) {
+    d.compute = c ? ZMLX_DTYPE_F64 : ZMLX_DTYPE_F32;
+    zmlx_elementwise *k = NULL;
+    CHECK_OK(zmlx_elementwise_create(&d, &k));
+    if (!k) return;
+    zmlx_kernel *fast, *general, *tile;
+    zk_ew_raw_kernels(k, &fast, &general, &tile);
+    for (int ti = 0; ti < 4; ti++) {
+      zmlx_dtype t = types[ti], ot[2] = {t, t};
+      zmlx_array *x = host_array(t), *in[2] = {x, x};
+      int64_t n = 4;
+      const int64_t *shapes[] = {&n, &n};
+      int nds[2] = {1, 1};
+      double sc[3] = {0.5, 4, 2};
+      zmlx_template_arg ft[3] = {{"VEC", ZMLX_TEMPLATE_INT, 16 / (int)zmlx_dtype_size(t)},
+                                 {"MODE_gate", ZMLX_TEMPLATE_INT, ti % 4},
+                                 {"MODE_up", ZMLX_TEMPLATE_INT, (ti + 1) % 4}};
+      zmlx_launch_config cfg = {.output_dtypes = ot, .output_ndims = nds, .output_shapes = shapes,
+                                .n_templates = 3, .templates = ft, .n_scalars = 3, .scalars = sc};
+      compile_ok(fast, "zmlx_ew_paths", 2, in, &cfg, "elementwise fast");
+      zmlx_template_arg gt[2] = {{"NDIM", ZMLX_TEMPLATE_INT, 3}, {"OUT_CONTIG", ZMLX_TEMPLATE_BOOL, ti % 2}};
+      cfg.templates = gt;
+      cfg.n_templates = 2;
+      cfg.n_scalars = 1;
+      compile_ok(general, "zmlx_ew_paths", 2, in, &cfg, "elementwise general");
+      zmlx_template_arg tt[2] = {{"TMODE_gate", ZMLX_TEMPLATE_INT, 1}, {"TMODE_up", ZMLX_TEMPLATE_INT, ti % 2}};
+      cfg.templates = tt;
+      compile_ok(tile, "zmlx_ew_paths", 2, in, &cfg, "elementwise tile");
+      zmlx_array_release(x);
+    }
+    zmlx_elementwise_destroy(k);
+  }
+}
+
 /* A broken body fails with the log pointing into the body. */
 static void test_error_points_into_body(void) {
   static const char *outs[] = {"y"};
@@ -151,7 +193,8 @@ static void test_error_points_into_body(void) {
 }
 
 static const zt_case cases[] = {ZT(test_builtin_copy_every_dtype), ZT(test_builtin_random_and_arange),
-                                ZT(test_user_kernels), ZT(test_error_points_into_body)};
+                                ZT(test_user_kernels), ZT(test_elementwise_paths),
+                                ZT(test_error_points_into_body)};
 
 int main(int argc, char **argv) {
   char why[512];

@@ -14,7 +14,7 @@ enum { MODE_DENSE = 0, MODE_ROW, MODE_COL, MODE_SCALAR };
 
 struct zmlx_elementwise {
   zmlx_elementwise_desc d;      /* deep copy */
-  zmlx_kernel *fast, *general;
+  zmlx_kernel *fast, *general, *tile;
   zmlx_elementwise *backward;   /* built on first use */
   zmlx_elementwise *jvp;        /* built on first use */
   int grad_of[ZK_MAX_IO];       /* backward output j is the gradient of input grad_of[j] */
@@ -49,6 +49,7 @@ void zmlx_elementwise_destroy(zmlx_elementwise *k) {
   if (!k) return;
   zmlx_kernel_destroy(k->fast);
   zmlx_kernel_destroy(k->general);
+  zmlx_kernel_destroy(k->tile);
   zmlx_elementwise_destroy(k->backward);
   zmlx_elementwise_destroy(k->jvp);
   free_desc(&k->d);
@@ -91,9 +92,9 @@ static zmlx_status make_raw(zmlx_elementwise *k) {
   sc[d->n_scalars + 1] = "_zm";
   st[d->n_scalars] = st[d->n_scalars + 1] = ZMLX_DTYPE_I64;
   char *fast_body = zk_ew_fast_body(d), *fast_header = zk_ew_fast_header(d);
-  char *gen_body = zk_ew_general_body(d);
+  char *gen_body = zk_ew_general_body(d), *tile_body = zk_ew_tile_body(d);
   zmlx_status s = ZMLX_STATUS_OK;
-  if (!fast_body || !fast_header || !gen_body)
+  if (!fast_body || !fast_header || !gen_body || !tile_body)
     s = zmlx_fail(ZMLX_STATUS_OUT_OF_MEMORY, op, "out of host memory");
   zmlx_kernel_desc raw = {.name = d->name, .n_inputs = d->n_inputs, .input_names = d->input_names,
                           .n_outputs = d->n_outputs, .output_names = d->output_names,
@@ -104,6 +105,9 @@ static zmlx_status make_raw(zmlx_elementwise *k) {
   raw.source = gen_body;
   raw.header = d->header;
   if (!s) s = zmlx_kernel_create(&raw, &k->general);
+  raw.source = tile_body;
+  if (!s) s = zmlx_kernel_create(&raw, &k->tile);
+  free(tile_body);
   free(fast_body);
   free(fast_header);
   free(gen_body);
@@ -285,6 +289,36 @@ static zmlx_status run_fast(zmlx_elementwise *k, zmlx_array **in, zmlx_array *co
                    ZK_OUTPUTS_GIVEN | ZK_INPUTS_AS_IS);
 }
 
+/* A column-major input on a 2-D CUDA problem: tile through shared memory. */
+static int transposed(const zmlx_array *a) {
+  return a->strides[0] == 1 && a->strides[1] != 1 && a->shape[0] > 1 && a->shape[1] > 1;
+}
+
+static int use_tile(const zmlx_elementwise *k, zmlx_array *const *views, int ndim) {
+  if (ndim != 2 || zmlx_array_device(views[0]).type != ZMLX_DEVICE_CUDA) return 0;
+  if ((views[k->d.n_inputs]->shape[0] + 31) / 32 > 65535) return 0;
+  for (int i = 0; i < k->d.n_inputs; i++)
+    if (transposed(views[i])) return 1;
+  return 0;
+}
+
+static zmlx_status run_tile(zmlx_elementwise *k, zmlx_array *const *views, const double *scalars) {
+  char names[ZK_MAX_IO][80];
+  zmlx_template_arg t[ZK_MAX_TEMPLATES];
+  int nt = 0;
+  for (int i = 0; i < k->d.n_inputs && nt < ZK_MAX_TEMPLATES; i++) {
+    snprintf(names[i], sizeof names[i], "TMODE_%s", k->d.input_names[i]);
+    t[nt++] = (zmlx_template_arg){names[i], ZMLX_TEMPLATE_INT, transposed(views[i])};
+  }
+  const zmlx_array *o = views[k->d.n_inputs];
+  /* Exact multiples of the (32, 8) block: every thread reaches the barrier. */
+  zmlx_launch_config cfg = {.grid = {(o->shape[1] + 31) / 32 * 32, (o->shape[0] + 31) / 32 * 8, 1},
+                            .block = {32, 8, 1}, .n_templates = nt, .templates = t,
+                            .n_scalars = k->d.n_scalars, .scalars = scalars};
+  return zk_launch(k->tile, k->d.n_inputs, views, &cfg, (zmlx_array **)views + k->d.n_inputs,
+                   ZK_OUTPUTS_GIVEN);
+}
+
 static zmlx_status run_general(zmlx_elementwise *k, zmlx_array *const *in_b,
                                zmlx_array *const *out, int ndim, const int64_t *shape,
                                int64_t n, const double *scalars) {
@@ -305,7 +339,9 @@ static zmlx_status run_general(zmlx_elementwise *k, zmlx_array *const *in_b,
     s = zmlx_array_wrap(x->storage, x->dtype, cnd, cshape, strides[a], x->offset, &views[a]);
     if (!s && a >= k->d.n_inputs) out_contig &= zmlx_array_is_contiguous(views[a]);
   }
-  if (!s) {
+  if (!s && use_tile(k, views, cnd)) {
+    s = run_tile(k, views, scalars);
+  } else if (!s) {
     zmlx_template_arg t[2] = {{"NDIM", ZMLX_TEMPLATE_INT, cnd},
                               {"OUT_CONTIG", ZMLX_TEMPLATE_BOOL, out_contig}};
     zmlx_launch_config cfg = {.grid = {n, 1, 1}, .n_templates = 2, .templates = t,
@@ -447,4 +483,11 @@ zmlx_status zmlx_elementwise_jvp(zmlx_elementwise *k, int n_inputs, zmlx_array *
   pthread_mutex_unlock(&k->lock);
   ZMLX_TRY(s);
   return zk_ew_jvp_run(k->jvp, n_inputs, inputs, tangents, n_scalars, scalars, out, out_tangent);
+}
+
+void zk_ew_raw_kernels(zmlx_elementwise *k, zmlx_kernel **fast, zmlx_kernel **general,
+                       zmlx_kernel **tile) {
+  *fast = k->fast;
+  *general = k->general;
+  *tile = k->tile;
 }

@@ -7,7 +7,13 @@
 char *zk_ew_fast_body(const zmlx_elementwise_desc *d);
 char *zk_ew_fast_header(const zmlx_elementwise_desc *d);
 char *zk_ew_general_body(const zmlx_elementwise_desc *d);
+char *zk_ew_tile_body(const zmlx_elementwise_desc *d);
 
+/* The raw kernels behind an elementwise kernel (borrowed), for compile
+ * checks. fast takes VEC and MODE_<input>, and scalars + _zn, _zm;
+ * general takes NDIM and OUT_CONTIG; tile takes TMODE_<input>. */
+void zk_ew_raw_kernels(zmlx_elementwise *k, zmlx_kernel **fast, zmlx_kernel **general,
+                       zmlx_kernel **tile);
 /* ew_backward.c */
 zmlx_status zk_ew_backward(zmlx_elementwise_desc *fwd, zmlx_elementwise **bwd, int *grad_of,
                            int n_inputs, zmlx_array *const *inputs, int n_scalars,
