@@ -251,6 +251,7 @@ static void test_errors(void) {
   CHECK_OK(zmlx_elementwise_create(&d, &k));
   CHECK_STATUS(zmlx_elementwise_launch(k, 1, in, 0, NULL, &out), ZMLX_STATUS_COMPILE_FAILED);
   CHECK_CONTAINS(zmlx_error_last(), "q = p * * 2;");
+  CHECK_CONTAINS(zmlx_error_last(), "bad.expr");
   zmlx_elementwise_destroy(k);
   d.expr = "q = p * nowhere;";
   CHECK_OK(zmlx_elementwise_create(&d, &k));

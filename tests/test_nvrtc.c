@@ -148,11 +148,12 @@ static void test_elementwise_paths(void) {
       const int64_t *shapes[] = {&n, &n};
       int nds[2] = {1, 1};
       double sc[3] = {0.5, 4, 2};
-      zmlx_template_arg ft[3] = {{"VEC", ZMLX_TEMPLATE_INT, 16 / (int)zmlx_dtype_size(t)},
+      zmlx_template_arg ft[4] = {{"VEC", ZMLX_TEMPLATE_INT, 16 / (int)zmlx_dtype_size(t)},
+                                 {"ITEMS", ZMLX_TEMPLATE_INT, 1 + ti % 3},
                                  {"MODE_gate", ZMLX_TEMPLATE_INT, ti % 4},
                                  {"MODE_up", ZMLX_TEMPLATE_INT, (ti + 1) % 4}};
       zmlx_launch_config cfg = {.output_dtypes = ot, .output_ndims = nds, .output_shapes = shapes,
-                                .n_templates = 3, .templates = ft, .n_scalars = 3, .scalars = sc};
+                                .n_templates = 4, .templates = ft, .n_scalars = 3, .scalars = sc};
       compile_ok(fast, "zmlx_ew_paths", 2, in, &cfg, "elementwise fast");
       zmlx_template_arg gt[2] = {{"NDIM", ZMLX_TEMPLATE_INT, 3}, {"OUT_CONTIG", ZMLX_TEMPLATE_BOOL, ti % 2}};
       cfg.templates = gt;

@@ -268,13 +268,24 @@ static int vec_width(const zmlx_elementwise *k, zmlx_array *const *in, zmlx_arra
 
 /* ---- launch -------------------------------------------------------------- */
 
+/* Vectors per grid point: $ZMLX_EW_ITEMS, else 1 on the CPU (OpenMP
+ * splits the grid) and 2 on CUDA (two independent loads per input in flight). */
+static int ew_items(zmlx_device dev) {
+  const char *v = zmlx_env("ZMLX_EW_ITEMS");
+  int items = v ? atoi(v) : (dev.type == ZMLX_DEVICE_CUDA ? 2 : 1);
+  return items >= 1 && items <= 16 ? items : 1;
+}
+
 static zmlx_status run_fast(zmlx_elementwise *k, zmlx_array **in, zmlx_array *const *out,
                             const int *modes, int64_t m, int64_t n, const double *scalars) {
   char names[ZK_MAX_IO][80];
-  zmlx_template_arg t[ZK_MAX_IO + 1];
+  zmlx_template_arg t[ZK_MAX_IO + 2];
   int nt = 0;
   int vec = vec_width(k, in, out, m, modes);
+  zmlx_device dev = zmlx_array_device(out[0]);
+  int items = ew_items(dev), block = 256;
   t[nt++] = (zmlx_template_arg){"VEC", ZMLX_TEMPLATE_INT, vec};
+  t[nt++] = (zmlx_template_arg){"ITEMS", ZMLX_TEMPLATE_INT, items};
   for (int i = 0; i < k->d.n_inputs && nt < ZK_MAX_TEMPLATES; i++) {
     snprintf(names[i], sizeof names[i], "MODE_%s", k->d.input_names[i]);
     t[nt++] = (zmlx_template_arg){names[i], ZMLX_TEMPLATE_INT, modes[i]};
@@ -283,7 +294,11 @@ static zmlx_status run_fast(zmlx_elementwise *k, zmlx_array **in, zmlx_array *co
   for (int i = 0; i < k->d.n_scalars; i++) sc[i] = scalars[i];
   sc[k->d.n_scalars] = (double)n;
   sc[k->d.n_scalars + 1] = (double)(m ? m : 1);
-  zmlx_launch_config cfg = {.grid = {(n + vec - 1) / vec, 1, 1}, .n_templates = nt,
+  /* Points: one per ITEMS vectors, the partial tail vector included; on
+   * CUDA whole blocks, since a block's vectors interleave. */
+  int64_t nvec = n / vec + 1, points = (nvec + items - 1) / items;
+  if (dev.type == ZMLX_DEVICE_CUDA) points = (nvec + (int64_t)items * block - 1) / ((int64_t)items * block) * block;
+  zmlx_launch_config cfg = {.grid = {points, 1, 1}, .block = {block, 1, 1}, .n_templates = nt,
                             .templates = t, .n_scalars = k->d.n_scalars + 2, .scalars = sc};
   return zk_launch(k->fast, k->d.n_inputs, in, &cfg, (zmlx_array **)out,
                    ZK_OUTPUTS_GIVEN | ZK_INPUTS_AS_IS);

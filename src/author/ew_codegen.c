@@ -35,6 +35,16 @@ static void aliases(zmlx_strbuf *sb, const zmlx_elementwise_desc *d) {
                    d->output_names[i]);
 }
 
+/* The user's expression, with #line directives so that compiler messages
+ * name "<kernel>.expr" and its own line numbers, then return to the body's
+ * numbering. */
+static void emit_expr(zmlx_strbuf *sb, const zmlx_elementwise_desc *d) {
+  zmlx_sb_printf(sb, "    {\n#line 1 \"%s.expr\"\n%s\n", d->name, d->expr);
+  int line = 1;
+  for (size_t i = 0; i < sb->len; i++) line += sb->data[i] == '\n';
+  zmlx_sb_printf(sb, "#line %d \"%s.body\"\n    }\n", line + 1, d->name);
+}
+
 static const char *ctype(const zmlx_elementwise_desc *d) {
   return d->compute == ZMLX_DTYPE_F64 ? "double" : "float";
 }
@@ -42,46 +52,67 @@ static const char *conv(const zmlx_elementwise_desc *d) {
   return d->compute == ZMLX_DTYPE_F64 ? "zmlx_tod" : "zmlx_tof";
 }
 
-/* Per-input index for the fast path's scalar tail, by MODE_<name>. */
-#define FAST_INDEX "MODE_%s == 0 ? _zj : MODE_%s == 1 ? _zj %% _zm : MODE_%s == 2 ? _zj / _zm : 0"
+/* Vector j of this grid point. On CUDA the ITEMS vectors of a thread sit
+ * a block apart, so every load instruction of a warp is coalesced; on the
+ * CPU they are adjacent. */
+static const char fast_index[] =
+    "#ifdef ZMLX_CUDA\n"
+    "#define ZMLX_EW_VEC(j) (((long long)blockIdx.x * ITEMS + (j)) * blockDim.x + threadIdx.x)\n"
+    "#else\n"
+    "#define ZMLX_EW_VEC(j) (gid * ITEMS + (j))\n"
+    "#endif\n";
+
+static void fast_load(zmlx_strbuf *sb, const char *n) {
+  zmlx_sb_printf(sb,
+                 "#if MODE_%s == 0\n      _zv%s[_zj] = *(const %s_vec *)(_zp%s + _zb);\n"
+                 "#elif MODE_%s == 1\n      _zv%s[_zj] = *(const %s_vec *)(_zp%s + _zb %% _zm);\n"
+                 "#else\n      { const %s_t _zs = _zp%s[MODE_%s == 2 ? _zb / _zm : 0];\n"
+                 "        for (int _zi = 0; _zi < VEC; _zi++) _zv%s[_zj].v[_zi] = _zs; }\n#endif\n",
+                 n, n, n, n, n, n, n, n, n, n, n, n);
+}
 
 char *zk_ew_fast_body(const zmlx_elementwise_desc *d) {
   zmlx_strbuf sb = {0};
   const char *ct = ctype(d), *cv = conv(d);
   aliases(&sb, d);
-  zmlx_sb_append(&sb, "const long long _zb = gid * VEC;\nif (_zb + VEC <= _zn) {\n");
-  for (int i = 0; i < d->n_inputs; i++) {
-    const char *n = d->input_names[i];
-    zmlx_sb_printf(&sb,
-                   "  %s_vec _zv%s;\n"
-                   "#if MODE_%s == 0\n  _zv%s = *(const %s_vec *)(_zp%s + _zb);\n"
-                   "#elif MODE_%s == 1\n  _zv%s = *(const %s_vec *)(_zp%s + _zb %% _zm);\n"
-                   "#else\n  { const %s_t _zs = _zp%s[MODE_%s == 2 ? _zb / _zm : 0];\n"
-                   "    for (int _zi = 0; _zi < VEC; _zi++) _zv%s.v[_zi] = _zs; }\n#endif\n",
-                   n, n, n, n, n, n, n, n, n, n, n, n, n, n);
-  }
-  for (int i = 0; i < d->n_outputs; i++)
-    zmlx_sb_printf(&sb, "  %s_vec _zw%s;\n", d->output_names[i], d->output_names[i]);
-  zmlx_sb_append(&sb, "#ifdef ZMLX_CUDA\n#pragma unroll\n#endif\n"
-                      "  for (int _zi = 0; _zi < VEC; _zi++) {\n");
+  zmlx_sb_append(&sb, "const long long _znv = _zn / VEC; /* whole vectors */\n");
   for (int i = 0; i < d->n_inputs; i++)
-    zmlx_sb_printf(&sb, "    const %s %s = (%s)%s(_zv%s.v[_zi]);\n", ct, d->input_names[i], ct, cv,
-                   d->input_names[i]);
-  declare_outputs(&sb, d, ct);
-  zmlx_sb_printf(&sb, "    {\n%s\n    }\n", d->expr);
+    zmlx_sb_printf(&sb, "%s_vec _zv%s[ITEMS];\n", d->input_names[i], d->input_names[i]);
+  /* Every load of every item first: ITEMS x inputs requests in flight. */
+  zmlx_sb_append(&sb, "#ifdef ZMLX_CUDA\n#pragma unroll\n#endif\n"
+                      "for (int _zj = 0; _zj < ITEMS; _zj++) {\n"
+                      "  const long long _zb = ZMLX_EW_VEC(_zj) * VEC;\n"
+                      "  if (ZMLX_EW_VEC(_zj) < _znv) {\n");
+  for (int i = 0; i < d->n_inputs; i++) fast_load(&sb, d->input_names[i]);
+  zmlx_sb_append(&sb, "  }\n}\n#ifdef ZMLX_CUDA\n#pragma unroll\n#endif\n"
+                      "for (int _zj = 0; _zj < ITEMS; _zj++) {\n"
+                      "  const long long _zb = ZMLX_EW_VEC(_zj) * VEC;\n"
+                      "  if (ZMLX_EW_VEC(_zj) < _znv) {\n");
   for (int i = 0; i < d->n_outputs; i++)
-    zmlx_sb_printf(&sb, "    zmlx_store(_zw%s.v, _zi, %s);\n", d->output_names[i], d->output_names[i]);
-  zmlx_sb_append(&sb, "  }\n");
+    zmlx_sb_printf(&sb, "    %s_vec _zw%s;\n", d->output_names[i], d->output_names[i]);
+  zmlx_sb_append(&sb, "#ifdef ZMLX_CUDA\n#pragma unroll\n#endif\n"
+                      "    for (int _zi = 0; _zi < VEC; _zi++) {\n");
+  for (int i = 0; i < d->n_inputs; i++)
+    zmlx_sb_printf(&sb, "      const %s %s = (%s)%s(_zv%s[_zj].v[_zi]);\n", ct, d->input_names[i], ct,
+                   cv, d->input_names[i]);
   for (int i = 0; i < d->n_outputs; i++)
-    zmlx_sb_printf(&sb, "  *(%s_vec *)(_zp%s + _zb) = _zw%s;\n", d->output_names[i],
+    zmlx_sb_printf(&sb, "      %s %s = 0;\n", ct, d->output_names[i]);
+  emit_expr(&sb, d);
+  for (int i = 0; i < d->n_outputs; i++)
+    zmlx_sb_printf(&sb, "      zmlx_store(_zw%s.v, _zi, %s);\n", d->output_names[i], d->output_names[i]);
+  zmlx_sb_append(&sb, "    }\n");
+  for (int i = 0; i < d->n_outputs; i++)
+    zmlx_sb_printf(&sb, "    *(%s_vec *)(_zp%s + _zb) = _zw%s;\n", d->output_names[i],
                    d->output_names[i], d->output_names[i]);
-  zmlx_sb_append(&sb, "} else {\n  for (long long _zj = _zb; _zj < _zn; _zj++) {\n");
-  loads_scalar(&sb, d, ct, cv, FAST_INDEX);
+  /* The point that owns the first partial vector also does the tail. */
+  zmlx_sb_append(&sb, "  } else if (ZMLX_EW_VEC(_zj) == _znv) {\n"
+                      "    for (long long _zk = _zb; _zk < _zn; _zk++) {\n");
+  loads_scalar(&sb, d, ct, cv, "MODE_%s == 0 ? _zk : MODE_%s == 1 ? _zk % _zm : MODE_%s == 2 ? _zk / _zm : 0");
   declare_outputs(&sb, d, ct);
-  zmlx_sb_printf(&sb, "    {\n%s\n    }\n", d->expr);
+  emit_expr(&sb, d);
   for (int i = 0; i < d->n_outputs; i++)
-    zmlx_sb_printf(&sb, "    zmlx_store(_zp%s, _zj, %s);\n", d->output_names[i], d->output_names[i]);
-  zmlx_sb_append(&sb, "  }\n}\n");
+    zmlx_sb_printf(&sb, "    zmlx_store(_zp%s, _zk, %s);\n", d->output_names[i], d->output_names[i]);
+  zmlx_sb_append(&sb, "    }\n  }\n}\n");
   return zmlx_sb_take(&sb);
 }
 
@@ -97,6 +128,7 @@ char *zk_ew_fast_header(const zmlx_elementwise_desc *d) {
                      nm, nm, nm);
     }
   }
+  zmlx_sb_append(&sb, fast_index);
   if (d->header) zmlx_sb_printf(&sb, "%s\n", d->header);
   char *s = zmlx_sb_take(&sb);
   return s;
@@ -122,7 +154,7 @@ char *zk_ew_general_body(const zmlx_elementwise_desc *d) {
   zmlx_sb_append(&sb, "}\n{\n");
   loads_scalar(&sb, d, ct, cv, "_zo%s");
   declare_outputs(&sb, d, ct);
-  zmlx_sb_printf(&sb, "    {\n%s\n    }\n", d->expr);
+  emit_expr(&sb, d);
   for (int i = 0; i < d->n_outputs; i++)
     zmlx_sb_printf(&sb, "    zmlx_store(_zp%s, _zo%s, %s);\n", d->output_names[i], d->output_names[i],
                    d->output_names[i]);
@@ -165,7 +197,7 @@ char *zk_ew_tile_body(const zmlx_elementwise_desc *d) {
                    n, ct, n, ct, cv, n, ct, n, ct, cv, n, n, n);
   }
   declare_outputs(&sb, d, ct);
-  zmlx_sb_printf(&sb, "    {\n%s\n    }\n", d->expr);
+  emit_expr(&sb, d);
   for (int i = 0; i < d->n_outputs; i++) {
     const char *n = d->output_names[i];
     zmlx_sb_printf(&sb, "    zmlx_store(_zp%s, _zr * %s_strides[0] + _zc * %s_strides[1], %s);\n", n, n,

@@ -7,7 +7,7 @@
 
 /* Large enough for a compile log excerpt plus shapes; longer text is cut
  * with a marker rather than dropped. */
-#define ZMLX_ERR_CAP 16384
+#define ZMLX_ERR_CAP 65536
 static _Thread_local char err_text[ZMLX_ERR_CAP];
 
 const char *zmlx_error_last(void) { return err_text; }

@@ -59,12 +59,16 @@ void zmlx_sb_free(zmlx_strbuf *sb) {
   sb->len = sb->cap = 0;
 }
 
-void zmlx_sb_append_numbered(zmlx_strbuf *sb, const char *text) {
+void zmlx_sb_append_numbered(zmlx_strbuf *sb, const char *text, int skip_from, int skip_to,
+                             const char *skip_note) {
   int line = 1;
-  for (const char *p = text; *p;) {
+  for (const char *p = text; *p; line++) {
     const char *end = strchr(p, '\n');
     size_t n = end ? (size_t)(end - p) : strlen(p);
-    zmlx_sb_printf(sb, "%4d| %.*s\n", line++, (int)n, p);
+    if (line == skip_from)
+      zmlx_sb_printf(sb, "%4d-%d| %s\n", skip_from, skip_to, skip_note);
+    else if (line < skip_from || line > skip_to)
+      zmlx_sb_printf(sb, "%4d| %.*s\n", line, (int)n, p);
     p += n + (end ? 1 : 0);
   }
 }

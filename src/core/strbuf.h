@@ -18,7 +18,10 @@ void zmlx_sb_printf(zmlx_strbuf *sb, const char *fmt, ...) ZMLX_PRINTF(2, 3);
 /* Hand the text over (malloc'd; caller frees); NULL if anything failed. */
 char *zmlx_sb_take(zmlx_strbuf *sb);
 void zmlx_sb_free(zmlx_strbuf *sb);
-/* The text with "%4d| " line numbers, for compile errors. */
-void zmlx_sb_append_numbered(zmlx_strbuf *sb, const char *text);
+/* The text with "%4d| " line numbers, for compile errors; lines
+ * skip_from..skip_to (1-based; 0, 0 for none) become one line saying
+ * skip_note, and every other line keeps its real number. */
+void zmlx_sb_append_numbered(zmlx_strbuf *sb, const char *text, int skip_from, int skip_to,
+                             const char *skip_note);
 
 #endif

@@ -16,6 +16,8 @@
 
 #define N_BUCKETS 256
 
+extern const char zk_prelude_text[];
+
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static zk_module *buckets[N_BUCKETS];
 static uint64_t n_mem_hits, n_disk_hits, n_compiles;
@@ -80,7 +82,12 @@ static zmlx_status compile_failed(const zb_backend *b, zmlx_device dev, const ch
                  zmlx_device_format(dev, d, sizeof d), cid);
   zmlx_sb_printf(&sb, "--- compiler log ---\n%s\n", log && log[0] ? log : (why ? why : ""));
   zmlx_sb_append(&sb, "--- generated source ---\n");
-  zmlx_sb_append_numbered(&sb, source);
+  /* The prelude (line 2 on) is the same in every kernel: name it, keep
+   * the numbering, and show what is particular to this kernel. */
+  int prelude_lines = 0;
+  for (const char *c = zk_prelude_text; *c; c++) prelude_lines += *c == '\n';
+  zmlx_sb_append_numbered(&sb, source, 2, 1 + prelude_lines,
+                          "(the ZMLX prelude, src/kernel/prelude.h)");
   char *text = zmlx_sb_take(&sb);
   zmlx_status s = zmlx_fail(ZMLX_STATUS_COMPILE_FAILED, "kernel_compile", "%s",
                             text ? text : "out of memory");

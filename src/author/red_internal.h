@@ -1,0 +1,134 @@
+#ifndef ZMLX_AUTHOR_RED_INTERNAL_H
+#define ZMLX_AUTHOR_RED_INTERNAL_H
+/* Shared by reduce, map_reduce and scan: the accumulation description,
+ * tuning knobs, input and layout checks, and the generated code every
+ * kernel of the three starts with. */
+#include "core/array_internal.h"
+#include "core/strbuf.h"
+#include "kernel/kernel_internal.h"
+#include "zmlx/reduce.h"
+
+/* One accumulation, deep-copied from whichever public description. */
+typedef struct zr_expr {
+  char *name, *header, *acc_type, *init, *update, *combine, *finalize, *write;
+  int n_params, n_scalars;
+  char **param_names, **scalar_names;
+  int has_out_dtype;
+  zmlx_dtype out_dtype;
+  zmlx_dtype compute;
+} zr_expr;
+
+/* Copy src (borrowed strings) into dst, checking what every API needs:
+ * a C-identifier name, init/update/combine, a valid compute dtype, and
+ * param/scalar names that are identifiers and not reserved. `op` names the
+ * API in errors. */
+zmlx_status zr_expr_copy(const char *op, const zr_expr *src, zr_expr *dst);
+void zr_expr_free(zr_expr *e);
+
+/* Launch-shape knobs. Defaults suit an H100; each can be overridden once
+ * per process with $ZMLX_TUNE_<NAME> (e.g. ZMLX_TUNE_ROW_UNROLL=2). */
+typedef struct zr_tuning {
+  int row_unroll;    /* ROW_UNROLL: 16-byte loads in flight per thread, row reduce */
+  int row_max_tpr;   /* ROW_MAX_TPR: threads per row at most */
+  int col_threads;   /* COL_THREADS: threads per block, column reduce */
+  int col_unroll;    /* COL_UNROLL: loads in flight per thread, column reduce */
+  int split_blocks;  /* SPLIT_BLOCKS: blocks per multiprocessor a split aims for */
+  int split_min;     /* SPLIT_MIN: elements per segment of a split row, at least */
+  int mr_nv;         /* MR_NV: map_reduce vectors per thread the launch aims for */
+  int mr_max_nv;     /* MR_MAX_NV: map_reduce vectors per thread kept on chip, at most */
+  int mr_unroll;     /* MR_UNROLL: map_reduce streaming loads in flight per thread */
+  int scan_nv;       /* SCAN_NV: scan vectors per thread per chunk */
+  int scan_max_tpr;  /* SCAN_MAX_TPR: scan threads per row at most */
+} zr_tuning;
+const zr_tuning *zr_tune(void);
+
+/* Multiprocessors of a CUDA device (cached); 8 for the CPU, whose kernels
+ * take the same launch shapes so that CPU tests walk the same paths. */
+int zr_device_sms(zmlx_device dev);
+/* Smallest power of two >= v, clamped to [lo, hi]. */
+int zr_pow2_clamp(int64_t v, int lo, int hi);
+/* Largest VEC (a power of two, VEC * dtype size <= 16) that divides every
+ * value in `mults` and for which every pointer in `ptrs` (with its element
+ * size in `sizes`) is VEC-element aligned. */
+int zr_vec_for(size_t esize, int n_mults, const int64_t *mults, int n_ptrs,
+               void *const *ptrs, const size_t *sizes);
+
+/* x is non-NULL and f32, f64, f16 or bf16. */
+zmlx_status zr_check_input(const char *op, const char *kname, const zmlx_array *x);
+/* Normalize a (possibly negative) axis of x. */
+zmlx_status zr_norm_axis(const char *op, const char *kname, const zmlx_array *x, int *axis);
+/* out is on x's device with exactly `shape`. */
+zmlx_status zr_check_out(const char *op, const char *kname, const zmlx_array *x,
+                         const zmlx_array *out, int ndim, const int64_t *shape);
+/* compute_t for this input: F64 when asked or when x is f64. */
+zmlx_dtype zr_compute_for(const zr_expr *e, zmlx_dtype x);
+
+/* Dimensions of a walk: outermost first, size-1 dims dropped, neighbours
+ * that walk contiguously merged. */
+typedef struct zr_dims {
+  int n;
+  int64_t shape[ZMLX_MAX_DIMS], stride[ZMLX_MAX_DIMS];
+} zr_dims;
+void zr_dims_push(zr_dims *d, int64_t size, int64_t stride);
+/* A view of a's storage shaped (k..., r...) for a kernel to index. */
+zmlx_status zr_dims_view(const zmlx_array *a, const zr_dims *k, const zr_dims *r,
+                         zmlx_array **out);
+
+/* Rows along one axis for map_reduce and scan: `view` is shaped
+ * (kept..., R) with the last dimension contiguous (x itself, or a
+ * contiguous copy with `axis` moved last when x is not laid out so). */
+typedef struct zr_rows {
+  zmlx_array *view;
+  zr_dims kept;
+  int64_t M, R;
+  int axis;
+} zr_rows;
+zmlx_status zr_rows_make(const char *op, const char *kname, zmlx_array *x, int axis,
+                         zr_rows *r);
+void zr_rows_free(zr_rows *r);
+/* The contiguous (M, R) array the kernel writes: out itself when it is
+ * contiguous and axis is last, else a temporary that zr_rows_finish copies
+ * into out. */
+zmlx_status zr_rows_target(const zr_rows *r, zmlx_array *out, zmlx_array **target);
+zmlx_status zr_rows_finish(const zr_rows *r, zmlx_array *out, zmlx_array *target);
+
+/* ---- code generation ------------------------------------------------------
+ * Every header starts with zr_emit_common: compute-precision math
+ * (zr_exp...), the user's header, acc_t, the scalars struct and the
+ * user's statements as functions:
+ *   zr_init(acc_t *)  zr_update(acc_t *, compute_t x, long long idx, zs)
+ *   zr_combine(acc_t *, acc_t other)
+ * plus, on CUDA, shuffles of any type (zr_shfl_xor/up/idx). `kname` is the
+ * raw kernel's name: #line directives make compiler messages name the
+ * user's statement ("softmax.update"). */
+void zr_emit_common(zmlx_strbuf *sb, const zr_expr *e, const char *kname);
+/* User code placed with #line directives. */
+void zr_emit_user(zmlx_strbuf *sb, const zr_expr *e, const char *kname, const char *what,
+                  const char *code);
+/* "const compute_t NAME = _zs->NAME; (void)NAME;" for every scalar. */
+void zr_emit_scalar_locals(zmlx_strbuf *sb, const zr_expr *e);
+/* `const zr_scalars_t _zsc = {...};` for a body. */
+void zr_emit_scalars_init(zmlx_strbuf *sb, const zr_expr *e);
+/* zr_group_reduce(acc_t *, lane, group): CUDA, TPR lanes per group, RPB
+ * groups per block; every lane gets the same result. */
+extern const char zr_group_reduce_text[];
+/* zr_kept_offset(o, shape, strides): offset of kept index o (NK dims). */
+extern const char zr_kept_offset_text[];
+
+/* A raw kernel of one input `x` (or another name), one output `out`. */
+zmlx_status zr_make_kernel(const char *op, const char *name, const char *suffix, int n_in,
+                           const char *const *in_names, int n_sc, const char *const *sc_names,
+                           const zmlx_dtype *sc_types, const char *body, const char *header,
+                           zmlx_kernel **out);
+/* Sum of kernel stats. */
+zmlx_status zr_stats_sum(int n, zmlx_kernel *const *ks, zmlx_kernel_stats *out);
+
+/* ---- ready-made kernels -------------------------------------------------- */
+/* Frees the ready-made reduce, map_reduce and scan kernels. zmlx_shutdown
+ * must call it before the module cache goes. */
+void zk_red_shutdown(void);
+void zk_reduce_ops_shutdown(void);
+void zk_map_reduce_ops_shutdown(void);
+void zk_scan_ops_shutdown(void);
+
+#endif
