@@ -5,3 +5,5 @@
 
 int zmlx_cmd_cache(int argc, char **argv);
 int zmlx_cmd_doctor(int argc, char **argv);
+int zmlx_cmd_bench(int argc, char **argv);
+int zmlx_cmd_report(int argc, char **argv);

@@ -11,6 +11,8 @@ static void usage(FILE *f) {
           "commands:\n"
           "  doctor [--device cpu|cuda]   report backends, devices and a smoke test\n"
           "  cache info|clear             show or empty the kernel disk cache\n"
+          "  bench [--ops ...] [--json F] time ops against the copy ceiling (--help)\n"
+          "  report CAPSULE.json [...]    bench capsules as Markdown, side by side\n"
           "  version                      print the library version\n");
 }
 
@@ -25,6 +27,10 @@ int main(int argc, char **argv) {
     rc = zmlx_cmd_doctor(argc - 1, argv + 1);
   else if (!strcmp(cmd, "cache"))
     rc = zmlx_cmd_cache(argc - 1, argv + 1);
+  else if (!strcmp(cmd, "bench"))
+    rc = zmlx_cmd_bench(argc - 1, argv + 1);
+  else if (!strcmp(cmd, "report"))
+    rc = zmlx_cmd_report(argc - 1, argv + 1);
   else if (!strcmp(cmd, "version")) {
     printf("zmlx %s\n", zmlx_version());
     rc = 0;

@@ -8,6 +8,8 @@
 #include "zmlx/array.h"
 #include "zmlx/kernel.h"
 #include "zmlx/elementwise.h"
+#include "zmlx/tune.h"
+#include "zmlx/bench.h"
 
 #ifdef __cplusplus
 extern "C" {

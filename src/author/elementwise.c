@@ -6,7 +6,9 @@
 #include "author/ew_internal.h"
 #include "core/array_internal.h"
 #include "core/error.h"
+#include "core/hash.h"
 #include "kernel/kernel_internal.h"
+#include "zmlx/tune.h"
 
 static const char *op = "elementwise";
 
@@ -19,6 +21,7 @@ struct zmlx_elementwise {
   zmlx_elementwise *jvp;        /* built on first use */
   int grad_of[ZK_MAX_IO];       /* backward output j is the gradient of input grad_of[j] */
   pthread_mutex_t lock;
+  uint64_t expr_hash;           /* names the kernel in tuning keys */
 };
 
 static char **copy_list(int n, const char *const *src, int *ok) {
@@ -142,6 +145,7 @@ zmlx_status zmlx_elementwise_create(const zmlx_elementwise_desc *desc, zmlx_elem
   zmlx_status s = ok && d->expr ? ZMLX_STATUS_OK
                                 : zmlx_fail(ZMLX_STATUS_OUT_OF_MEMORY, op, "out of host memory");
   if (!s) s = make_raw(k);
+  if (!s) k->expr_hash = zmlx_hash64(d->expr, strlen(d->expr), (uint64_t)d->n_inputs);
   if (s) {
     zmlx_elementwise_destroy(k);
     return s;
@@ -268,40 +272,85 @@ static int vec_width(const zmlx_elementwise *k, zmlx_array *const *in, zmlx_arra
 
 /* ---- launch -------------------------------------------------------------- */
 
-/* Vectors per grid point: $ZMLX_EW_ITEMS, else 1 on the CPU (OpenMP
- * splits the grid) and 2 on CUDA (two independent loads per input in flight). */
-static int ew_items(zmlx_device dev) {
-  const char *v = zmlx_env("ZMLX_EW_ITEMS");
-  int items = v ? atoi(v) : (dev.type == ZMLX_DEVICE_CUDA ? 2 : 1);
-  return items >= 1 && items <= 16 ? items : 1;
-}
+typedef struct fast_args {
+  zmlx_elementwise *k;
+  zmlx_array **in;
+  zmlx_array *const *out;
+  const int *modes;
+  int64_t m, n;
+  const double *scalars;
+  int vec;
+} fast_args;
 
-static zmlx_status run_fast(zmlx_elementwise *k, zmlx_array **in, zmlx_array *const *out,
-                            const int *modes, int64_t m, int64_t n, const double *scalars) {
+/* One launch of the fast path with a given block size and vectors per
+ * thread (the tuner's run callback, and the real launch). */
+static zmlx_status launch_fast(void *ctx, const zmlx_tune_config *c) {
+  const fast_args *a = ctx;
+  zmlx_elementwise *k = a->k;
   char names[ZK_MAX_IO][80];
   zmlx_template_arg t[ZK_MAX_IO + 2];
-  int nt = 0;
-  int vec = vec_width(k, in, out, m, modes);
-  zmlx_device dev = zmlx_array_device(out[0]);
-  int items = ew_items(dev), block = 256;
-  t[nt++] = (zmlx_template_arg){"VEC", ZMLX_TEMPLATE_INT, vec};
+  int nt = 0, items = c->items > 0 ? c->items : 1, block = c->block > 0 ? c->block : 256;
+  zmlx_device dev = zmlx_array_device(a->out[0]);
+  t[nt++] = (zmlx_template_arg){"VEC", ZMLX_TEMPLATE_INT, a->vec};
   t[nt++] = (zmlx_template_arg){"ITEMS", ZMLX_TEMPLATE_INT, items};
   for (int i = 0; i < k->d.n_inputs && nt < ZK_MAX_TEMPLATES; i++) {
     snprintf(names[i], sizeof names[i], "MODE_%s", k->d.input_names[i]);
-    t[nt++] = (zmlx_template_arg){names[i], ZMLX_TEMPLATE_INT, modes[i]};
+    t[nt++] = (zmlx_template_arg){names[i], ZMLX_TEMPLATE_INT, a->modes[i]};
   }
   double sc[ZK_MAX_IO + 2];
-  for (int i = 0; i < k->d.n_scalars; i++) sc[i] = scalars[i];
-  sc[k->d.n_scalars] = (double)n;
-  sc[k->d.n_scalars + 1] = (double)(m ? m : 1);
+  for (int i = 0; i < k->d.n_scalars; i++) sc[i] = a->scalars[i];
+  sc[k->d.n_scalars] = (double)a->n;
+  sc[k->d.n_scalars + 1] = (double)(a->m ? a->m : 1);
   /* Points: one per ITEMS vectors, the partial tail vector included; on
    * CUDA whole blocks, since a block's vectors interleave. */
-  int64_t nvec = n / vec + 1, points = (nvec + items - 1) / items;
-  if (dev.type == ZMLX_DEVICE_CUDA) points = (nvec + (int64_t)items * block - 1) / ((int64_t)items * block) * block;
+  int64_t nvec = a->n / a->vec + 1, points = (nvec + items - 1) / items;
+  if (dev.type == ZMLX_DEVICE_CUDA)
+    points = (nvec + (int64_t)items * block - 1) / ((int64_t)items * block) * block;
   zmlx_launch_config cfg = {.grid = {points, 1, 1}, .block = {block, 1, 1}, .n_templates = nt,
                             .templates = t, .n_scalars = k->d.n_scalars + 2, .scalars = sc};
-  return zk_launch(k->fast, k->d.n_inputs, in, &cfg, (zmlx_array **)out,
+  return zk_launch(k->fast, k->d.n_inputs, a->in, &cfg, (zmlx_array **)a->out,
                    ZK_OUTPUTS_GIVEN | ZK_INPUTS_AS_IS);
+}
+
+static zmlx_tune_space ew_space;
+static void ew_space_init(void) {
+  static const int blocks[] = {128, 256, 512, 1024}, items[] = {1, 2, 4}, vecs[] = {16};
+  zmlx_tune_space_product(blocks, 4, items, 3, vecs, 1, NULL, 0, NULL, NULL, &ew_space);
+}
+
+/* An output that shares storage with an input would be updated once per
+ * timed run: such launches only read the tuning table. */
+static int aliased(const zmlx_elementwise *k, zmlx_array **in, zmlx_array *const *out) {
+  for (int i = 0; i < k->d.n_inputs; i++)
+    for (int j = 0; j < k->d.n_outputs; j++)
+      if (in[i]->storage == out[j]->storage) return 1;
+  return 0;
+}
+
+/* The launch shape comes from the tuner: a stored result for this kernel,
+ * device, dtype and size bucket, a search when $ZMLX_TUNE=1, or the
+ * device's default profile. The CPU has nothing to tune. */
+static zmlx_status run_fast(zmlx_elementwise *k, zmlx_array **in, zmlx_array *const *out,
+                            const int *modes, int64_t m, int64_t n, const double *scalars) {
+  fast_args a = {k, in, out, modes, m, n, scalars, vec_width(k, in, out, m, modes)};
+  zmlx_device dev = zmlx_array_device(out[0]);
+  zmlx_tune_config c = {256, 1, 16, 0};
+  if (dev.type != ZMLX_DEVICE_CUDA) return launch_fast(&a, &c);
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, ew_space_init);
+  /* Everything the fast kernel's speed depends on besides size and dtype. */
+  char id[96];
+  size_t len = (size_t)snprintf(id, sizeof id, "ew:%s:%016llx:v%d:", k->d.name,
+                                (unsigned long long)k->expr_hash, a.vec);
+  for (int i = 0; i < k->d.n_inputs && len + 3 < sizeof id; i++)
+    len += (size_t)snprintf(id + len, sizeof id - len, "%d%s", modes[i],
+                            zmlx_dtype_name(in[i]->dtype));
+  zmlx_tune_key key;
+  ZMLX_TRY(zmlx_tune_key_make(id, dev, 1, &n, out[0]->dtype, &key));
+  zmlx_tune_options o = {.name = k->d.name, .mode = aliased(k, in, out) ? ZMLX_TUNE_TABLE : ZMLX_TUNE_ENV};
+  zmlx_tune_result r;
+  ZMLX_TRY(zmlx_tune_pick(dev, &key, &ew_space, launch_fast, &a, &o, &r));
+  return launch_fast(&a, &r.config);
 }
 
 /* A column-major input on a 2-D CUDA problem: tile through shared memory. */

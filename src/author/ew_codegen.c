@@ -107,7 +107,7 @@ char *zk_ew_fast_body(const zmlx_elementwise_desc *d) {
   /* The point that owns the first partial vector also does the tail. */
   zmlx_sb_append(&sb, "  } else if (ZMLX_EW_VEC(_zj) == _znv) {\n"
                       "    for (long long _zk = _zb; _zk < _zn; _zk++) {\n");
-  loads_scalar(&sb, d, ct, cv, "MODE_%s == 0 ? _zk : MODE_%s == 1 ? _zk % _zm : MODE_%s == 2 ? _zk / _zm : 0");
+  loads_scalar(&sb, d, ct, cv, "MODE_%s == 0 ? _zk : MODE_%s == 1 ? _zk %% _zm : MODE_%s == 2 ? _zk / _zm : 0");
   declare_outputs(&sb, d, ct);
   emit_expr(&sb, d);
   for (int i = 0; i < d->n_outputs; i++)

@@ -2,6 +2,7 @@
 #include "backend/backend.h"
 #include "kernel/builtin.h"
 #include "kernel/kernel_internal.h"
+#include "tune/tune_internal.h"
 #include "zmlx/zmlx.h"
 
 const char *zmlx_version(void) { return ZMLX_VERSION_STRING; }
@@ -10,6 +11,7 @@ void zmlx_shutdown(void) {
   /* Kernels first: their modules live in the backends' contexts. */
   zk_builtin_shutdown();
   zk_ew_backward_shutdown();
+  ztune_shutdown();
   zk_module_cache_shutdown();
   zb_shutdown_all();
 }
