@@ -10,6 +10,8 @@
 #include "zmlx/elementwise.h"
 #include "zmlx/tune.h"
 #include "zmlx/bench.h"
+#include "zmlx/autodiff.h"
+#include "zmlx/testing.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -360,7 +360,7 @@ static int transposed(const zmlx_array *a) {
 
 static int use_tile(const zmlx_elementwise *k, zmlx_array *const *views, int ndim) {
   if (ndim != 2 || zmlx_array_device(views[0]).type != ZMLX_DEVICE_CUDA) return 0;
-  if ((views[k->d.n_inputs]->shape[0] + 31) / 32 > 65535) return 0;
+  if ((views[k->d.n_inputs]->shape[0] + 31) / 32 > 65535) return 0; /* grid y blocks */
   for (int i = 0; i < k->d.n_inputs; i++)
     if (transposed(views[i])) return 1;
   return 0;
@@ -370,13 +370,20 @@ static zmlx_status run_tile(zmlx_elementwise *k, zmlx_array *const *views, const
   char names[ZK_MAX_IO][80];
   zmlx_template_arg t[ZK_MAX_TEMPLATES];
   int nt = 0;
-  for (int i = 0; i < k->d.n_inputs && nt < ZK_MAX_TEMPLATES; i++) {
+  size_t smem = 0;
+  for (int i = 0; i < k->d.n_inputs && nt < ZK_MAX_TEMPLATES - 1; i++) {
+    int tr = transposed(views[i]);
     snprintf(names[i], sizeof names[i], "TMODE_%s", k->d.input_names[i]);
-    t[nt++] = (zmlx_template_arg){names[i], ZMLX_TEMPLATE_INT, transposed(views[i])};
+    t[nt++] = (zmlx_template_arg){names[i], ZMLX_TEMPLATE_INT, tr};
+    if (tr) smem += 64 * 65 * zmlx_dtype_size(views[i]->dtype);
   }
+  /* Static shared memory stops at 48 KiB. */
+  int tile = smem <= 40 * 1024 ? 64 : 32;
+  t[nt++] = (zmlx_template_arg){"TILE", ZMLX_TEMPLATE_INT, tile};
   const zmlx_array *o = views[k->d.n_inputs];
   /* Exact multiples of the (32, 8) block: every thread reaches the barrier. */
-  zmlx_launch_config cfg = {.grid = {(o->shape[1] + 31) / 32 * 32, (o->shape[0] + 31) / 32 * 8, 1},
+  zmlx_launch_config cfg = {.grid = {(o->shape[1] + tile - 1) / tile * 32,
+                                     (o->shape[0] + tile - 1) / tile * 8, 1},
                             .block = {32, 8, 1}, .n_templates = nt, .templates = t,
                             .n_scalars = k->d.n_scalars, .scalars = scalars};
   return zk_launch(k->tile, k->d.n_inputs, views, &cfg, (zmlx_array **)views + k->d.n_inputs,
