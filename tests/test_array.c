@@ -10,92 +10,11 @@
  * buffers are poisoned with 0xCD before every read back. */
 #include <float.h>
 #include <stdint.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "zt.h"
+#define ZT_SUITE_NAME "test_array"
+#define ZT_SUITE_SALT 0xa77a7ull
+#include "zt_suite.h" /* seed, rnd, setup, devices, MISMATCH, host_read, ALL_DTYPES */
 #include "core/array_internal.h" /* white-box: reference counts */
-
-/* ---- shared test plumbing (seed, devices, reporting) -------------------- */
-static uint64_t g_seed;
-static uint64_t g_rng;
-static zmlx_device g_devs[2];
-static int g_ndev = -1;
-
-static void print_seed_on_failure(void) {
-  if (zt_failures_)
-    fprintf(stderr, "test_array failed; reproduce with ZT_SEED=%llu\n",
-            (unsigned long long)g_seed);
-}
-
-static uint64_t rnd(void) { /* splitmix64 */
-  uint64_t z = (g_rng += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-static double rnd_unit(void) { return (double)(rnd() >> 11) * 0x1p-53; } /* [0, 1) */
-static void rnd_bytes(void *p, size_t n) {
-  unsigned char *b = p;
-  for (size_t i = 0; i < n; i++) b[i] = (unsigned char)rnd();
-}
-
-static void setup(void) {
-  if (g_ndev < 0) {
-    const char *s = getenv("ZT_SEED");
-    g_seed = s ? strtoull(s, NULL, 0)
-               : ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ 0xa77a7ull;
-    printf("seed %llu (set ZT_SEED to reproduce)\n", (unsigned long long)g_seed);
-    atexit(print_seed_on_failure);
-    g_ndev = 0;
-    g_devs[g_ndev++] = ZMLX_CPU;
-    if (zmlx_device_count(ZMLX_DEVICE_CUDA) > 0) g_devs[g_ndev++] = ZMLX_CUDA(0);
-    printf("devices:");
-    for (int i = 0; i < g_ndev; i++) {
-      char b[32];
-      printf(" %s", zmlx_device_format(g_devs[i], b, sizeof b));
-    }
-    printf("\n");
-  }
-  uint64_t h = 1469598103934665603ull;
-  for (const char *p = zt_current_; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
-  g_rng = g_seed ^ h;
-}
-
-#define MISMATCH(counter, ...)                 \
-  do {                                         \
-    if ((counter)++ < 5) {                     \
-      fprintf(stderr, "  mismatch: ");         \
-      fprintf(stderr, __VA_ARGS__);            \
-      fprintf(stderr, "\n");                   \
-    }                                          \
-  } while (0)
-
-/* Runs the block once per device; `continue` moves to the next device. */
-#define FOR_EACH_DEVICE(dev)                                           \
-  for (int dev##_i = 0; dev##_i < g_ndev; dev##_i++)                   \
-    for (zmlx_device dev = g_devs[dev##_i], *dev##_p = &dev; dev##_p; dev##_p = NULL)
-
-static const char *devname(zmlx_device d) {
-  static char b[4][32];
-  static int k;
-  k = (k + 1) % 4;
-  return zmlx_device_format(d, b[k], sizeof b[k]);
-}
-
-/* Read an array back into a fresh, poisoned host buffer (free() it). */
-static void *host_read(const zmlx_array *a) {
-  size_t nb = zmlx_array_nbytes(a);
-  void *p = malloc(nb ? nb : 1);
-  memset(p, 0xCD, nb ? nb : 1);
-  CHECK_OK(zmlx_array_to_host(a, p, nb));
-  return p;
-}
-
-static const zmlx_dtype ALL_DTYPES[ZMLX_DTYPE_COUNT] = {
-    ZMLX_DTYPE_F32, ZMLX_DTYPE_F64,  ZMLX_DTYPE_F16,  ZMLX_DTYPE_BF16,     ZMLX_DTYPE_I8,
-    ZMLX_DTYPE_U8,  ZMLX_DTYPE_I16,  ZMLX_DTYPE_I32,  ZMLX_DTYPE_I64,      ZMLX_DTYPE_U32,
-    ZMLX_DTYPE_BOOL, ZMLX_DTYPE_FP8_E4M3, ZMLX_DTYPE_FP8_E5M2};
 
 static int is_float(zmlx_dtype t) {
   return t == ZMLX_DTYPE_F32 || t == ZMLX_DTYPE_F64 || t == ZMLX_DTYPE_F16 ||

@@ -9,66 +9,14 @@
  * and again on failure; set ZT_SEED to reproduce a run. */
 #include <float.h>
 #include <stdint.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "zt.h"
+#define ZT_SUITE_NAME "test_dtype"
+#define ZT_SUITE_SALT 0x5eedull
+#include "zt_suite.h" /* seed, rnd, setup, devices, MISMATCH, host_read */
 
-/* ---- shared test plumbing (seed, devices, reporting) -------------------- */
-static uint64_t g_seed;
-static uint64_t g_rng;
-static zmlx_device g_devs[2];
-static int g_ndev = -1;
-
-static void print_seed_on_failure(void) {
-  if (zt_failures_)
-    fprintf(stderr, "test_dtype failed; reproduce with ZT_SEED=%llu\n",
-            (unsigned long long)g_seed);
-}
-
-static uint64_t rnd(void) { /* splitmix64 */
-  uint64_t z = (g_rng += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-static double rnd_unit(void) { return (double)(rnd() >> 11) * 0x1p-53; }
+/* Bits of a float, and back. */
 static uint32_t f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 static float u2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
-
-/* Every test starts here: devices found once, the stream seeded from the
- * run's seed and the test's name (so one test reruns alone identically). */
-static void setup(void) {
-  if (g_ndev < 0) {
-    const char *s = getenv("ZT_SEED");
-    g_seed = s ? strtoull(s, NULL, 0)
-               : ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ 0x5eedull;
-    printf("seed %llu (set ZT_SEED to reproduce)\n", (unsigned long long)g_seed);
-    atexit(print_seed_on_failure);
-    g_ndev = 0;
-    g_devs[g_ndev++] = ZMLX_CPU;
-    if (zmlx_device_count(ZMLX_DEVICE_CUDA) > 0) g_devs[g_ndev++] = ZMLX_CUDA(0);
-    printf("devices:");
-    for (int i = 0; i < g_ndev; i++) {
-      char b[32];
-      printf(" %s", zmlx_device_format(g_devs[i], b, sizeof b));
-    }
-    printf("\n");
-  }
-  uint64_t h = 1469598103934665603ull;
-  for (const char *p = zt_current_; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
-  g_rng = g_seed ^ h;
-}
-
-/* Mismatch reporting: the first few are printed, all are counted. */
-#define MISMATCH(counter, ...)                 \
-  do {                                         \
-    if ((counter)++ < 5) {                     \
-      fprintf(stderr, "  mismatch: ");         \
-      fprintf(stderr, __VA_ARGS__);            \
-      fprintf(stderr, "\n");                   \
-    }                                          \
-  } while (0)
 
 /* ---- an independent reference for small float formats ------------------ */
 typedef struct fmt {
@@ -519,14 +467,6 @@ static float *conversion_inputs(const fmt *f, int64_t n) {
     }
   }
   return x;
-}
-
-static void *host_read(const zmlx_array *a) {
-  size_t nb = zmlx_array_nbytes(a);
-  void *p = malloc(nb ? nb : 1);
-  memset(p, 0xCD, nb ? nb : 1); /* poison: elements never written show */
-  CHECK_OK(zmlx_array_to_host(a, p, nb));
-  return p;
 }
 
 /* f32 -> fmt by astype on dev, against the host function. */
