@@ -177,13 +177,21 @@ static void emit_cpu(zmlx_strbuf *sb, const zmlx_kernel *k, const char *entry) {
                  "  const long long gz = *(const long long *)zmlx_p[%d];\n",
                  p, p + 1, p + 2);
   char *a = zmlx_sb_take(&args);
+  /* Small grids stay out of OpenMP altogether: even a parallel region
+   * with a false if() costs microseconds in libgomp. */
   zmlx_sb_printf(sb,
-                 "#pragma omp parallel for collapse(3) schedule(static) if (gx * gy * gz >= 16384)\n"
+                 "  if (gx * gy * gz < 16384) {\n"
+                 "    for (long long z = 0; z < gz; z++)\n"
+                 "      for (long long y = 0; y < gy; y++)\n"
+                 "        for (long long x = 0; x < gx; x++)\n"
+                 "          zmlx_body(%sgx, gy, gz, x, y, z);\n"
+                 "    return;\n  }\n"
+                 "#pragma omp parallel for collapse(3) schedule(static)\n"
                  "  for (long long z = 0; z < gz; z++)\n"
                  "    for (long long y = 0; y < gy; y++)\n"
                  "      for (long long x = 0; x < gx; x++)\n"
                  "        zmlx_body(%sgx, gy, gz, x, y, z);\n}\n",
-                 a ? a : "");
+                 a ? a : "", a ? a : "");
   free(a);
 }
 
