@@ -425,6 +425,143 @@ static void test_suite_every_op(void) {
   CHECK_STATUS(zbs_run(zbs_op_find("copy"), &bad, &row, &wrong), ZMLX_STATUS_INVALID_ARGUMENT);
 }
 
+/* ---- the row ops (reductions, softmax, layernorm, cumsum) ------------------ */
+
+static const char *const row_ops[] = {"row_sum", "row_max", "argmax", "mid_sum", "softmax",
+                                      "log_softmax", "layernorm", "cumsum"};
+enum { N_ROW_OPS = sizeof row_ops / sizeof row_ops[0] };
+
+/* Each row op on the CPU at small shapes, its result checked; 512x40 gives
+ * mid_sum its full K = 256 (x is 2x40x256), 64x96 gives K = 64. */
+static void test_suite_row_ops(void) {
+  static const struct { zmlx_dtype t; int64_t rows, cols; } cases[] = {
+      {ZMLX_DTYPE_F32, 512, 40}, {ZMLX_DTYPE_BF16, 512, 40}, {ZMLX_DTYPE_F16, 64, 96},
+      {ZMLX_DTYPE_F64, 64, 96}, {ZMLX_DTYPE_F32, 2, 1000}, {ZMLX_DTYPE_F32, 7, 1}};
+  for (int oi = 0; oi < N_ROW_OPS; oi++) {
+    const zbs_op *op = zbs_op_find(row_ops[oi]);
+    CHECK_MSG(op != NULL, "no op %s", row_ops[oi]);
+    if (!op) continue;
+    CHECK(op->ref_rows && op->call && op->impl == &zbs_library_impl);
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+      zbs_config cfg = {.dev = ZMLX_CPU, .dtype = cases[ci].t, .rows = cases[ci].rows,
+                        .cols = cases[ci].cols, .timing = {.warmup = 1, .iters = 3},
+                        .max_rotations = 2, .check = 1, .copy_gbps = 10};
+      zmlx_bench_row row;
+      int wrong = 1;
+      CHECK_OK(zbs_run(op, &cfg, &row, &wrong));
+      CHECK_MSG(!wrong && row.err <= zbs_tolerance(cfg.dtype), "%s %s %lldx%lld: err %g %s",
+                op->name, zmlx_dtype_name(cfg.dtype), (long long)cfg.rows, (long long)cfg.cols,
+                row.err, row.note);
+      CHECK(row.us > 0 && row.gbps > 0 && row.samples == 3 && row.rotations >= 1);
+    }
+  }
+}
+
+/* The bytes each op must move, and the shapes the rows report. */
+static void test_row_op_bytes_and_shapes(void) {
+  const int64_t r = 64, c = 96;
+  struct { const char *op; zmlx_dtype t; double bytes; } want[] = {
+      {"row_sum", ZMLX_DTYPE_BF16, r * c * 2 + r * 2},
+      {"row_max", ZMLX_DTYPE_F32, r * c * 4 + r * 4},
+      {"argmax", ZMLX_DTYPE_BF16, r * c * 2 + r * 8},
+      {"argmax", ZMLX_DTYPE_F64, r * c * 8 + r * 8},
+      {"mid_sum", ZMLX_DTYPE_BF16, r * c * 2 + r * 2},
+      {"softmax", ZMLX_DTYPE_BF16, 2 * r * c * 2},
+      {"log_softmax", ZMLX_DTYPE_F32, 2 * r * c * 4},
+      {"layernorm", ZMLX_DTYPE_BF16, 2 * r * c * 2 + 2 * c * 2},
+      {"cumsum", ZMLX_DTYPE_F32, 2 * r * c * 4},
+  };
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    const zbs_op *op = zbs_op_find(want[i].op);
+    if (!op) {
+      CHECK_MSG(0, "no op %s", want[i].op);
+      continue;
+    }
+    double got = 0;
+    for (const char *l = op->inputs; *l; l++) got += zbs_layout_bytes(*l, r, c, want[i].t);
+    for (const char *l = op->outputs; *l; l++) got += zbs_layout_bytes(*l, r, c, want[i].t);
+    CHECK_MSG(got == want[i].bytes, "%s: %g bytes, want %g", op->name, got, want[i].bytes);
+  }
+  CHECK_EQ_INT(zbs_mid_inner(16384), 256);
+  CHECK_EQ_INT(zbs_mid_inner(64), 64);
+  CHECK_EQ_INT(zbs_mid_inner(96), 32);
+  CHECK_EQ_INT(zbs_mid_inner(7), 1);
+  char buf[48];
+  zbs_shape_text(zbs_op_find("mid_sum"), 16384, 4096, buf, sizeof buf);
+  CHECK(!strcmp(buf, "64x4096x256"));
+  zbs_shape_text(zbs_op_find("row_sum"), 16384, 4096, buf, sizeof buf);
+  CHECK(!strcmp(buf, "16384x4096"));
+  /* Every elementwise op is still in the table (the default list is all). */
+  const char *const ew[] = {"swiglu", "gelu_tanh", "add3", "bias_add", "copy", "transpose_copy",
+                            "copy_raw"};
+  for (int i = 0; i < 7; i++) CHECK_MSG(zbs_op_find(ew[i]) != NULL, "no op %s", ew[i]);
+}
+
+/* Wrong library calls that the check must catch. */
+static zmlx_status wrong_row_sum(zmlx_array *const *in, zmlx_array **out) {
+  return zmlx_reduce_max(in[0], 1, (const int[]){-1}, 0, out);
+}
+/* The right sums in the wrong order: (K, rows/K) instead of (rows/K, K). */
+static zmlx_status wrong_mid_sum(zmlx_array *const *in, zmlx_array **out) {
+  zmlx_array *y = NULL, *t = NULL;
+  zmlx_status s = zmlx_reduce_sum(in[0], 1, (const int[]){1}, 0, &y);
+  if (!s) s = zmlx_array_transpose(y, 0, 1, &t);
+  if (!s) s = zmlx_array_contiguous(t, out);
+  zmlx_array_release(y);
+  zmlx_array_release(t);
+  return s;
+}
+static zmlx_status wrong_softmax(zmlx_array *const *in, zmlx_array **out) {
+  return zmlx_log_softmax(in[0], -1, out);
+}
+
+static void expect_wrong(const char *base, zbs_call_fn call, int64_t rows, int64_t cols) {
+  zbs_op op = *zbs_op_find(base);
+  op.call = call;
+  zbs_config cfg = {.dev = ZMLX_CPU, .dtype = ZMLX_DTYPE_F32, .rows = rows, .cols = cols,
+                    .timing = {.warmup = 1, .iters = 3}, .max_rotations = 1, .check = 1};
+  zmlx_bench_row row;
+  int wrong = 0;
+  CHECK_OK(zbs_run(&op, &cfg, &row, &wrong));
+  CHECK_MSG(wrong && row.err > zbs_tolerance(cfg.dtype), "%s: a wrong call passed (err %g)",
+            base, row.err);
+  CHECK_CONTAINS(row.note, "WRONG RESULTS");
+}
+
+/* argmax is judged by the values it picks: another index among equal
+ * values passes (and is noted), a smaller value or an index out of range
+ * does not. */
+static void test_row_check_catches_wrong(void) {
+  expect_wrong("row_sum", wrong_row_sum, 32, 50);
+  expect_wrong("mid_sum", wrong_mid_sum, 512, 12);
+  expect_wrong("softmax", wrong_softmax, 16, 33);
+
+  const zbs_op *op = zbs_op_find("argmax");
+  const float x[2][4] = {{1, 5, 3, 5}, {-2, -1, -3, -4}}; /* row 0: a tie at 1 and 3 */
+  const int64_t xs[2] = {2, 4}, ys[1] = {2};
+  struct { int64_t idx[2]; int ok; double err; int noted; } cases[] = {
+      {{1, 1}, 1, 0, 0},         /* the reference */
+      {{3, 1}, 1, 0, 1},         /* the other of the tie */
+      {{2, 1}, 0, 2.0 / 5, 1},   /* 3 instead of 5: off by 2 of max|ref| 5 */
+      {{1, 4}, 0, INFINITY, 0},  /* out of range */
+      {{1, -1}, 0, INFINITY, 0}, /* out of range */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    zmlx_array *xa = NULL, *ya = NULL;
+    CHECK_OK(zmlx_array_from_host(x, ZMLX_DTYPE_F32, 2, xs, ZMLX_CPU, &xa));
+    CHECK_OK(zmlx_array_from_host(cases[i].idx, ZMLX_DTYPE_I64, 1, ys, ZMLX_CPU, &ya));
+    double err = -1;
+    char note[256];
+    CHECK_OK(zbs_check(op, 2, 4, &xa, &ya, &err, note, sizeof note));
+    CHECK_MSG(err == cases[i].err || fabs(err - cases[i].err) < 1e-12, "case %zu: err %g", i, err);
+    CHECK_EQ_INT(err <= zbs_tolerance(ZMLX_DTYPE_F32), cases[i].ok);
+    if (cases[i].noted) CHECK_CONTAINS(note, "1 of 2 rows picked another index");
+    else if (isfinite(err)) CHECK_EQ_INT(note[0], 0);
+    zmlx_array_release(xa);
+    zmlx_array_release(ya);
+  }
+}
+
 /* The raw copy baseline's CUDA source compiles, GPU or not. */
 static void test_raw_copy_compiles_for_cuda(void) {
   char why[256];
@@ -462,4 +599,5 @@ static void test_raw_copy_compiles_for_cuda(void) {
 ZT_MAIN(ZT(test_time_medians_and_rotations), ZT(test_time_budget_and_errors),
         ZT(test_copy_bandwidth_and_rotations), ZT(test_capsule_round_trip),
         ZT(test_malformed_rejected), ZT(test_truncated_and_damaged), ZT(test_report),
-        ZT(test_suite_every_op), ZT(test_raw_copy_compiles_for_cuda))
+        ZT(test_suite_every_op), ZT(test_suite_row_ops), ZT(test_row_op_bytes_and_shapes),
+        ZT(test_row_check_catches_wrong), ZT(test_raw_copy_compiles_for_cuda))

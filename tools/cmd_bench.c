@@ -213,8 +213,7 @@ static void failed_row(const zbs_op *op, const zbs_config *cfg, zmlx_bench_row *
   zmlx_bench_row_init(row);
   snprintf(row->op, sizeof row->op, "%s", op->name);
   snprintf(row->dtype, sizeof row->dtype, "%s", zmlx_dtype_name(cfg->dtype));
-  snprintf(row->shape, sizeof row->shape, "%lldx%lld", (long long)cfg->rows,
-           (long long)cfg->cols);
+  zbs_shape_text(op, cfg->rows, cfg->cols, row->shape, sizeof row->shape);
   snprintf(row->impl, sizeof row->impl, "zmlx");
   snprintf(row->note, sizeof row->note, "FAILED: %s", zmlx_error_last());
 }

@@ -8,6 +8,13 @@ puts them side by side).
         [--dtype bf16,f32] [--shape 16384x4096] [--impls triton,cupy]
     python3 bench/peers/peers.py --dry-run     # the plan; imports no torch
 
+Ops: the elementwise ones (swiglu, gelu_tanh, add3, bias_add, copy,
+transpose_copy) and the row ones (row_sum, row_max, argmax, mid_sum,
+softmax, log_softmax, layernorm, cumsum), as src/bench/suite_ops.c
+defines them. mid_sum sums axis 1 of x (rows/K, cols, K), K = 256 when
+it divides rows (else its largest power-of-two factor): at 16384x4096
+that is (64, 4096, 256), and its rows report that shape.
+
 Timing: triton.testing.do_bench (median, plus p10/p90/min), which empties
 L2 before every call by writing a 256 MB buffer; the inputs also rotate
 over sets totalling at least twice the L2, as in `zmlx bench`. GB/s is
@@ -36,7 +43,9 @@ FORMAT_VERSION = 1
 IMPLS = ("torch_eager", "torch_compile", "triton", "cupy")
 DTYPE_BYTES = {"bf16": 2, "f16": 2, "f32": 4, "f64": 8}
 # Layout letters as in src/bench/suite.h: 'm' a (rows, cols) matrix, 't' a
-# transposed view of a (cols, rows) one, 'r' a (cols) row vector.
+# transposed view of a (cols, rows) one, 'r' a (cols) row vector, 'b' the
+# problem as a (rows/K, cols, K) array reduced over its middle axis, 'c' one
+# value per row, 'i' one int64 index per row.
 OPS = {
     "swiglu": ("mm", "m"),
     "gelu_tanh": ("m", "m"),
@@ -44,11 +53,25 @@ OPS = {
     "bias_add": ("mr", "m"),
     "copy": ("m", "m"),
     "transpose_copy": ("t", "m"),
+    "row_sum": ("m", "c"),
+    "row_max": ("m", "c"),
+    "argmax": ("m", "i"),
+    "mid_sum": ("b", "c"),
+    "softmax": ("m", "m"),
+    "log_softmax": ("m", "m"),
+    "layernorm": ("mrr", "m"),
+    "cumsum": ("m", "m"),
 }
+ROW_OPS = ("row_sum", "row_max", "argmax", "mid_sum", "softmax", "log_softmax", "layernorm",
+           "cumsum")
+LAYERNORM_EPS = 1e-5
+MID_INNER = 256
 # The reference is PyTorch eager in f32, so f64 is held to f32's bound.
 TOLERANCE = {"f64": 1e-5, "f32": 1e-5, "f16": 2e-3, "bf16": 1.6e-2}
 TRITON_BLOCK, TRITON_WARPS = 4096, 8
 TRITON_TILE, TRITON_TILE_WARPS = 64, 4
+TRITON_MAX_ROW = 65536          # the row kernels hold a whole row in one block
+TRITON_MID_ROWS, TRITON_MID_COLS = 32, 64
 NOTE_CHARS = 240
 
 
@@ -57,16 +80,41 @@ NOTE_CHARS = 240
 def layout_elements(layout, rows, cols):
     if layout == "r":
         return cols
-    if layout == "c":
+    if layout in "ci":
         return rows
     return rows * cols
+
+
+def layout_bytes(layout, dtype, rows, cols):
+    """An 'i' array holds int64 indices whatever the dtype."""
+    return layout_elements(layout, rows, cols) * (8 if layout == "i" else DTYPE_BYTES[dtype])
 
 
 def op_bytes(op, dtype, rows, cols):
     """Minimal bytes of one call: every input read once, every output
     written once."""
     ins, outs = OPS[op]
-    return sum(layout_elements(l, rows, cols) for l in ins + outs) * DTYPE_BYTES[dtype]
+    return sum(layout_bytes(l, dtype, rows, cols) for l in ins + outs)
+
+
+def mid_inner(rows):
+    """K of the 'b' layout: the largest power of two <= 256 dividing rows."""
+    k = MID_INNER
+    while k > 1 and rows % k:
+        k //= 2
+    return k
+
+
+def mid_shape(rows, cols):
+    k = mid_inner(rows)
+    return rows // k, cols, k
+
+
+def shape_text(op, rows, cols):
+    """The shape a row reports, as zmlx bench writes it."""
+    if "b" in OPS[op][0]:
+        return "x".join(str(d) for d in mid_shape(rows, cols))
+    return f"{rows}x{cols}"
 
 
 def gbps(nbytes, us):
@@ -94,7 +142,7 @@ def split_list(text):
 
 
 def new_row(op, dtype, shape, impl):
-    return {"op": op, "dtype": dtype, "shape": f"{shape[0]}x{shape[1]}", "impl": impl,
+    return {"op": op, "dtype": dtype, "shape": shape_text(op, *shape), "impl": impl,
             "us": None, "min_us": None, "p10_us": None, "p90_us": None,
             "bytes": None, "gbps": None, "pct_of_copy": None, "tflops": None,
             "err": None, "first_ms": None, "rotations": 0, "samples": 0, "note": ""}
@@ -247,6 +295,14 @@ def eager_fns(torch):
         "bias_add": lambda x, b: x + b,
         "copy": lambda x: x.clone(),
         "transpose_copy": lambda x: x.contiguous(),
+        "row_sum": lambda x: x.sum(-1),
+        "row_max": lambda x: x.amax(-1),
+        "argmax": lambda x: x.argmax(-1),
+        "mid_sum": lambda x: x.sum(1),
+        "softmax": lambda x: torch.softmax(x, -1),
+        "log_softmax": lambda x: torch.log_softmax(x, -1),
+        "layernorm": lambda x, w, b: F.layer_norm(x, x.shape[-1:], w, b, LAYERNORM_EPS),
+        "cumsum": lambda x: torch.cumsum(x, -1),
     }
 
 
@@ -259,7 +315,8 @@ def make_inputs(torch, op, dtype, rows, cols, seed):
     gen.manual_seed(seed)
     out = []
     for layout in OPS[op][0]:
-        shape = {"m": (rows, cols), "t": (cols, rows), "r": (cols,)}[layout]
+        shape = {"m": (rows, cols), "t": (cols, rows), "r": (cols,),
+                 "b": mid_shape(rows, cols)}[layout]
         x = torch.randn(shape, dtype=torch_dtype(torch, dtype), device="cuda", generator=gen)
         out.append(x.t() if layout == "t" else x)
     return out
@@ -429,12 +486,141 @@ def triton_kernels():
         x = tl.load(x_ptr + r[:, None] * sxr + c[None, :] * sxc, mask=mask)
         tl.store(y_ptr + r[:, None] * cols + c[None, :], x, mask=mask)
 
+    # The row ops: one program per row, the whole row in one block of BLOCK
+    # (the next power of two of cols), f32 inside.
+    @triton.jit
+    def row_sum(x_ptr, y_ptr, cols, BLOCK: tl.constexpr):
+        row = tl.program_id(0).to(tl.int64)
+        offs = tl.arange(0, BLOCK)
+        mask = offs < cols
+        x = tl.load(x_ptr + row * cols + offs, mask=mask, other=0.0).to(tl.float32)
+        tl.store(y_ptr + row, tl.sum(x, axis=0).to(y_ptr.dtype.element_ty))
+
+    @triton.jit
+    def row_max(x_ptr, y_ptr, cols, BLOCK: tl.constexpr):
+        row = tl.program_id(0).to(tl.int64)
+        offs = tl.arange(0, BLOCK)
+        mask = offs < cols
+        x = tl.load(x_ptr + row * cols + offs, mask=mask, other=-float("inf")).to(tl.float32)
+        tl.store(y_ptr + row, tl.max(x, axis=0).to(y_ptr.dtype.element_ty))
+
+    @triton.jit
+    def argmax(x_ptr, y_ptr, cols, BLOCK: tl.constexpr):
+        row = tl.program_id(0).to(tl.int64)
+        offs = tl.arange(0, BLOCK)
+        mask = offs < cols
+        x = tl.load(x_ptr + row * cols + offs, mask=mask, other=-float("inf")).to(tl.float32)
+        tl.store(y_ptr + row, tl.argmax(x, axis=0).to(tl.int64))
+
+    @triton.jit
+    def softmax(x_ptr, y_ptr, cols, BLOCK: tl.constexpr):
+        row = tl.program_id(0).to(tl.int64)
+        offs = tl.arange(0, BLOCK)
+        mask = offs < cols
+        x = tl.load(x_ptr + row * cols + offs, mask=mask, other=-float("inf")).to(tl.float32)
+        e = tl.exp(x - tl.max(x, axis=0))
+        y = e / tl.sum(e, axis=0)
+        tl.store(y_ptr + row * cols + offs, y.to(y_ptr.dtype.element_ty), mask=mask)
+
+    @triton.jit
+    def log_softmax(x_ptr, y_ptr, cols, BLOCK: tl.constexpr):
+        row = tl.program_id(0).to(tl.int64)
+        offs = tl.arange(0, BLOCK)
+        mask = offs < cols
+        x = tl.load(x_ptr + row * cols + offs, mask=mask, other=-float("inf")).to(tl.float32)
+        m = tl.max(x, axis=0)
+        y = x - m - tl.log(tl.sum(tl.exp(x - m), axis=0))
+        tl.store(y_ptr + row * cols + offs, y.to(y_ptr.dtype.element_ty), mask=mask)
+
+    @triton.jit
+    def layernorm(x_ptr, w_ptr, b_ptr, y_ptr, cols, eps, BLOCK: tl.constexpr):
+        row = tl.program_id(0).to(tl.int64)
+        offs = tl.arange(0, BLOCK)
+        mask = offs < cols
+        x = tl.load(x_ptr + row * cols + offs, mask=mask, other=0.0).to(tl.float32)
+        mean = tl.sum(x, axis=0) / cols
+        d = tl.where(mask, x - mean, 0.0)
+        rstd = 1.0 / tl.sqrt(tl.sum(d * d, axis=0) / cols + eps)
+        w = tl.load(w_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+        b = tl.load(b_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+        tl.store(y_ptr + row * cols + offs, (d * rstd * w + b).to(y_ptr.dtype.element_ty),
+                 mask=mask)
+
+    @triton.jit
+    def cumsum(x_ptr, y_ptr, cols, BLOCK: tl.constexpr):
+        row = tl.program_id(0).to(tl.int64)
+        offs = tl.arange(0, BLOCK)
+        mask = offs < cols
+        x = tl.load(x_ptr + row * cols + offs, mask=mask, other=0.0).to(tl.float32)
+        tl.store(y_ptr + row * cols + offs, tl.cumsum(x, axis=0).to(y_ptr.dtype.element_ty),
+                 mask=mask)
+
+    # x (A, R, K): one program per (a, BLOCK_K columns), walking R in tiles
+    # of BLOCK_R rows, coalesced along K; not split along R.
+    @triton.jit
+    def mid_sum(x_ptr, y_ptr, R, K, BLOCK_R: tl.constexpr, BLOCK_K: tl.constexpr):
+        a = tl.program_id(0).to(tl.int64)
+        ks = tl.program_id(1) * BLOCK_K + tl.arange(0, BLOCK_K)
+        kmask = ks < K
+        base = x_ptr + a * R * K
+        acc = tl.zeros((BLOCK_K,), dtype=tl.float32)
+        for r0 in range(0, R, BLOCK_R):
+            rs = r0 + tl.arange(0, BLOCK_R)
+            m = (rs[:, None] < R) & kmask[None, :]
+            t = tl.load(base + rs[:, None].to(tl.int64) * K + ks[None, :], mask=m, other=0.0)
+            acc += tl.sum(t.to(tl.float32), axis=0)
+        tl.store(y_ptr + a * K + ks, acc.to(y_ptr.dtype.element_ty), mask=kmask)
+
     return triton, {"swiglu": swiglu, "gelu_tanh": gelu_tanh, "add3": add3,
-                    "bias_add": bias_add, "copy": copy, "transpose_copy": transpose_copy}
+                    "bias_add": bias_add, "copy": copy, "transpose_copy": transpose_copy,
+                    "row_sum": row_sum, "row_max": row_max, "argmax": argmax,
+                    "softmax": softmax, "log_softmax": log_softmax, "layernorm": layernorm,
+                    "cumsum": cumsum, "mid_sum": mid_sum}
+
+
+def row_warps(block):
+    return 4 if block < 2048 else 8 if block < 8192 else 16
+
+
+def prepare_triton_rows(torch, triton, k, op, sets, rows, cols):
+    """The row ops' kernels: (run, note)."""
+    x0 = sets[0][0]
+    if op == "mid_sum":
+        a, r, kk = x0.shape
+        bk = min(TRITON_MID_COLS, triton.next_power_of_2(kk))
+        grid = (a, triton.cdiv(kk, bk))
+
+        def run_mid(i):
+            y = torch.empty((a, kk), dtype=x0.dtype, device="cuda")
+            k[op][grid](sets[i][0], y, r, kk, BLOCK_R=TRITON_MID_ROWS, BLOCK_K=bk, num_warps=4)
+            return (y,)
+        return run_mid, (f"one program per ({TRITON_MID_ROWS} rows walked) x {bk} columns, "
+                         f"{a * grid[1]} programs, 4 warps")
+    block = triton.next_power_of_2(cols)
+    if block > TRITON_MAX_ROW:
+        raise Skip(f"not written for rows over {TRITON_MAX_ROW} columns (one block per row)")
+    warps = row_warps(block)
+    out = OPS[op][1]
+    shape = (rows, cols) if out == "m" else (rows,)
+    dtype = torch.int64 if out == "i" else x0.dtype
+
+    def run(i):
+        ins = sets[i]
+        y = torch.empty(shape, dtype=dtype, device="cuda")
+        if op == "layernorm":
+            k[op][(rows,)](ins[0], ins[1], ins[2], y, cols, LAYERNORM_EPS, BLOCK=block,
+                           num_warps=warps)
+        else:
+            k[op][(rows,)](ins[0], y, cols, BLOCK=block, num_warps=warps)
+        return (y,)
+    return run, f"one program per row, BLOCK {block}, {warps} warps"
 
 
 def prepare_triton(torch, op, dtype, sets, rows, cols):
     triton, k = triton_kernels()
+    if op in ROW_OPS:
+        run, note = prepare_triton_rows(torch, triton, k, op, sets, rows, cols)
+        return run, op_bytes(op, dtype, rows, cols), note
     n = rows * cols
     grid = (triton.cdiv(n, TRITON_BLOCK),)
     kw = {"BLOCK": TRITON_BLOCK, "num_warps": TRITON_WARPS}
@@ -474,10 +660,30 @@ CUPY_BODIES = {
 }
 
 
+# The row ops CuPy has as library calls; softmax, log_softmax and layernorm
+# it has not (they would be chains of array ops, one pass each).
+CUPY_ROW_FNS = {
+    "row_sum": lambda cp, x: cp.sum(x, axis=-1),
+    "row_max": lambda cp, x: cp.max(x, axis=-1),
+    "argmax": lambda cp, x: cp.argmax(x, axis=-1),
+    "mid_sum": lambda cp, x: cp.sum(x, axis=1),
+    "cumsum": lambda cp, x: cp.cumsum(x, axis=-1),
+}
+
+
 def prepare_cupy(torch, op, dtype, sets, rows, cols):
+    if op in ROW_OPS and op not in CUPY_ROW_FNS:
+        raise Skip("not written: CuPy has no fused softmax, log_softmax or layernorm; a "
+                   "chain of array ops (one pass each) would not be a like-for-like peer")
     import cupy as cp
-    ins_t, outs_t, body = CUPY_BODIES[op]
-    kernel = cp.ElementwiseKernel(ins_t, outs_t, body, f"zmlx_peer_{op}")
+    if op in CUPY_ROW_FNS:
+        fn = CUPY_ROW_FNS[op]
+
+        def kernel(*arrays):
+            return fn(cp, *arrays)
+    else:
+        ins_t, outs_t, body = CUPY_BODIES[op]
+        kernel = cp.ElementwiseKernel(ins_t, outs_t, body, f"zmlx_peer_{op}")
     note = ""
 
     def convert(tensors):
@@ -502,12 +708,28 @@ PREPARE = {"torch_eager": prepare_eager, "torch_compile": prepare_compile,
            "triton": prepare_triton, "cupy": prepare_cupy}
 
 
-def max_rel_err(torch, outs, refs):
+def picked_values(torch, x, idx):
+    """x's values at one index per row (the last axis); None if an index is
+    out of range."""
+    idx = idx.long()
+    if bool(((idx < 0) | (idx >= x.shape[-1])).any()):
+        return None
+    return torch.gather(x.float(), -1, idx.unsqueeze(-1)).squeeze(-1)
+
+
+def max_rel_err(torch, outs, refs, layouts="", x=None):
+    """max |got - ref| / max |ref| of the worst output. An index output
+    ('i') is judged by the values of x it picks, as zmlx bench judges it:
+    another pick among equal values is right, any other is not."""
     worst = 0.0
-    for o, r in zip(outs, refs):
-        o = o.float()
+    for j, (o, r) in enumerate(zip(outs, refs)):
         if o.shape != r.shape:
             return math.inf
+        if j < len(layouts) and layouts[j] == "i":
+            o, r = picked_values(torch, x, o), picked_values(torch, x, r)
+            if o is None or r is None:
+                return math.inf
+        o = o.float()
         if bool(torch.isnan(o).any()):
             return math.inf
         den = float(r.abs().max())
@@ -533,7 +755,7 @@ def measure(torch, args, impl, op, dtype, shape, sets, refs, row):
     med, p10, p90, lo, n = time_fn(torch, call, args)
     row.update(us=med, p10_us=p10, p90_us=p90, min_us=lo, samples=n, rotations=len(sets))
     if not args.no_check:
-        row["err"] = max_rel_err(torch, first, refs)
+        row["err"] = max_rel_err(torch, first, refs, OPS[op][1], sets[0][0])
         tol = TOLERANCE["f32" if note.startswith("ran in f32") else dtype]
         if not row["err"] <= tol:
             row["note"] = (f"WRONG RESULTS: error {row['err']:.3g} exceeds {tol:.3g}; " + note)
@@ -556,6 +778,8 @@ def run_case(torch, args, capsule, op, dtype, shape, impls, unavailable):
         else:
             try:
                 ok &= measure(torch, args, impl, op, dtype, shape, sets, refs, row)
+            except Skip as exc:
+                row.update(us=None, err=None, note=f"skipped: {exc}")
             except Exception as exc:  # noqa: BLE001: a failing peer is reported, not fatal
                 row.update(us=None, err=None, note=f"skipped: {short(exc)}")
         add_row(capsule, row)
@@ -586,7 +810,9 @@ def probe_peers(impls, capsule):
     if "triton" in impls and "triton" not in why:
         capsule["meta"]["triton_config"] = (
             f"{TRITON_BLOCK} elements per program, {TRITON_WARPS} warps; transpose "
-            f"{TRITON_TILE}x{TRITON_TILE} tiles, {TRITON_TILE_WARPS} warps")
+            f"{TRITON_TILE}x{TRITON_TILE} tiles, {TRITON_TILE_WARPS} warps; row ops one "
+            f"program per row, BLOCK next power of two of cols; mid_sum "
+            f"{TRITON_MID_ROWS}x{TRITON_MID_COLS} tiles walking the reduced axis")
     return why
 
 

@@ -9,6 +9,7 @@
 #include "zmlx/kernel.h"
 #include "zmlx/elementwise.h"
 #include "zmlx/tune.h"
+#include "zmlx/reduce.h"
 #include "zmlx/bench.h"
 #include "zmlx/autodiff.h"
 #include "zmlx/testing.h"

@@ -32,7 +32,8 @@ typedef struct zr_tuning {
   int row_max_tpr;   /* ROW_MAX_TPR: threads per row at most */
   int col_threads;   /* COL_THREADS: threads per block, column reduce */
   int col_unroll;    /* COL_UNROLL: loads in flight per thread, column reduce */
-  int split_blocks;  /* SPLIT_BLOCKS: blocks per multiprocessor a split aims for */
+  int split_blocks;  /* SPLIT_BLOCKS: blocks per multiprocessor a split aims for
+                      * (16: two waves of 256-thread blocks) */
   int split_min;     /* SPLIT_MIN: elements per segment of a split row, at least */
   int mr_nv;         /* MR_NV: map_reduce vectors per thread the launch aims for */
   int mr_max_nv;     /* MR_MAX_NV: map_reduce vectors per thread kept on chip, at most */
@@ -93,6 +94,12 @@ zmlx_status zr_rows_target(const zr_rows *r, zmlx_array *out, zmlx_array **targe
 zmlx_status zr_rows_finish(const zr_rows *r, zmlx_array *out, zmlx_array *target);
 
 /* ---- code generation ------------------------------------------------------
+ * Launch-shape constants (lanes per task, dimensions, ...) are templates
+ * on CUDA, where they size shared memory and unroll loops, and run-time
+ * scalars on the CPU, where each new value would cost a C compile. The
+ * generated functions take them as arguments; bodies pass the template
+ * (CUDA) or the scalar (CPU) through ZR_<NAME> macros.
+ *
  * Every header starts with zr_emit_common: compute-precision math
  * (zr_exp...), the user's header, acc_t, the scalars struct and the
  * user's statements as functions:
@@ -112,7 +119,7 @@ void zr_emit_scalars_init(zmlx_strbuf *sb, const zr_expr *e);
 /* zr_group_reduce(acc_t *, lane, group): CUDA, TPR lanes per group, RPB
  * groups per block; every lane gets the same result. */
 extern const char zr_group_reduce_text[];
-/* zr_kept_offset(o, shape, strides): offset of kept index o (NK dims). */
+/* zr_kept_offset(o, shape, strides, nk): offset of kept index o. */
 extern const char zr_kept_offset_text[];
 
 /* A raw kernel of one input `x` (or another name), one output `out`. */
@@ -120,14 +127,46 @@ zmlx_status zr_make_kernel(const char *op, const char *name, const char *suffix,
                            const char *const *in_names, int n_sc, const char *const *sc_names,
                            const zmlx_dtype *sc_types, const char *body, const char *header,
                            zmlx_kernel **out);
+/* Test hook: the CUDA sources (and entry points) a launch would compile on
+ * a CUDA device, generated without a GPU and without running anything. */
+#define ZR_MAX_SOURCES 4
+typedef struct zr_sources {
+  int n;
+  char *src[ZR_MAX_SOURCES];
+  char entry[ZR_MAX_SOURCES][300];
+} zr_sources;
+zmlx_status zr_sources_add(zr_sources *s, zmlx_kernel *k, zmlx_array *in,
+                           const zmlx_launch_config *cfg, const zmlx_array *out);
+void zr_sources_free(zr_sources *s);
+zmlx_status zr_reduce_cuda_sources(zmlx_reduce *k, zmlx_array *x, int n_axes, const int *axes,
+                                   int keepdims, zr_sources *out);
+zmlx_status zr_map_reduce_cuda_sources(zmlx_map_reduce *k, zmlx_array *x, int axis,
+                                       int n_params, zmlx_array *const *params, zr_sources *out);
+zmlx_status zr_scan_cuda_sources(zmlx_scan *k, zmlx_array *x, int axis, int exclusive,
+                                 zr_sources *out);
+
 /* Sum of kernel stats. */
 zmlx_status zr_stats_sum(int n, zmlx_kernel *const *ks, zmlx_kernel_stats *out);
+
+/* Headers and bodies of the raw kernels (malloc'd; NULL on OOM). suffix:
+ * reduce "row", "col", "fin"; map_reduce "mr"; scan "scan". */
+char *zr_reduce_header(const zr_expr *e, const char *suffix);
+char *zr_reduce_body(const char *suffix);
+char *zr_map_reduce_header(const zr_expr *e);
+char *zr_map_reduce_body(const zr_expr *e);
+char *zr_scan_header(const zr_expr *e);
+char *zr_scan_body(void);
 
 /* ---- ready-made kernels -------------------------------------------------- */
 /* Frees the ready-made reduce, map_reduce and scan kernels. zmlx_shutdown
  * must call it before the module cache goes. */
 void zk_red_shutdown(void);
 void zk_reduce_ops_shutdown(void);
+/* The ready-made kernels by name ("sum", "softmax", "cumsum", ...), built
+ * on first use; the library keeps ownership. */
+zmlx_status zr_reduce_op(const char *name, zmlx_reduce **k);
+zmlx_status zr_map_reduce_op(const char *name, zmlx_map_reduce **k);
+zmlx_status zr_scan_op(const char *name, zmlx_scan **k);
 void zk_map_reduce_ops_shutdown(void);
 void zk_scan_ops_shutdown(void);
 

@@ -29,16 +29,22 @@ static zmlx_status call_op(void *p, int rotation) {
  * that no timed call pays for first-touching fresh host pages. */
 static zmlx_status make_array(char layout, const zbs_config *cfg, uint64_t seed, int is_input,
                               zmlx_array **out) {
-  int64_t shape[2] = {cfg->rows, cfg->cols};
+  int64_t shape[3] = {cfg->rows, cfg->cols, 1};
   int ndim = 2;
+  zmlx_dtype t = layout == 'i' ? ZMLX_DTYPE_I64 : cfg->dtype;
   if (layout == 't') shape[0] = cfg->cols, shape[1] = cfg->rows;
   if (layout == 'r') shape[0] = cfg->cols, ndim = 1;
-  if (layout == 'c') shape[1] = 1;
+  if (layout == 'c') ndim = is_input ? 2 : 1, shape[1] = 1;
+  if (layout == 'i') ndim = 1;
+  if (layout == 'b') {
+    int64_t k = zbs_mid_inner(cfg->rows);
+    shape[0] = cfg->rows / k, shape[2] = k, ndim = 3;
+  }
   zmlx_array *a;
   if (is_input)
-    ZMLX_TRY(zmlx_array_random_normal(cfg->dtype, ndim, shape, seed, 0.0, 1.0, cfg->dev, &a));
+    ZMLX_TRY(zmlx_array_random_normal(t, ndim, shape, seed, 0.0, 1.0, cfg->dev, &a));
   else
-    ZMLX_TRY(zmlx_array_zeros(cfg->dtype, ndim, shape, cfg->dev, &a));
+    ZMLX_TRY(zmlx_array_zeros(t, ndim, shape, cfg->dev, &a));
   if (layout != 't') {
     *out = a;
     return ZMLX_STATUS_OK;
@@ -72,7 +78,7 @@ static void free_sets(run_ctx *c) {
 static zmlx_status validate(const zbs_op *op, const zbs_config *cfg) {
   size_t n_in = strlen(op->inputs), n_out = strlen(op->outputs);
   if (n_in > ZBS_MAX_IO || n_out < 1 || n_out > ZBS_MAX_IO ||
-      strspn(op->inputs, "mtrc") != n_in || strspn(op->outputs, "mrc") != n_out)
+      strspn(op->inputs, "mtbrc") != n_in || strspn(op->outputs, "mrci") != n_out)
     return zmlx_fail(ZMLX_STATUS_INTERNAL, op_name, "op %s: bad layouts '%s' -> '%s'", op->name,
                      op->inputs, op->outputs);
   if (cfg->rows < 1 || cfg->cols < 1)
@@ -89,8 +95,7 @@ static void fill_row(const zbs_op *op, const zbs_config *cfg, const zmlx_bench_r
                      double bytes, int sets, zmlx_bench_row *row) {
   snprintf(row->op, sizeof row->op, "%s", op->name);
   snprintf(row->dtype, sizeof row->dtype, "%s", zmlx_dtype_name(cfg->dtype));
-  snprintf(row->shape, sizeof row->shape, "%lldx%lld", (long long)cfg->rows,
-           (long long)cfg->cols);
+  zbs_shape_text(op, cfg->rows, cfg->cols, row->shape, sizeof row->shape);
   snprintf(row->impl, sizeof row->impl, "zmlx");
   row->us = res->median_us;
   row->min_us = res->min_us;
@@ -119,11 +124,15 @@ static zmlx_status measure(run_ctx *c, const zbs_config *cfg, zmlx_bench_row *ro
   ZMLX_TRY(zmlx_bench_time(cfg->dev, call_op, c, &o, &res));
   fill_row(op, cfg, &res, bytes, c->sets, row);
   if (!cfg->check) return ZMLX_STATUS_OK;
-  ZMLX_TRY(zbs_check(op, cfg->rows, cfg->cols, c->in, c->out, &row->err));
+  char note[sizeof row->note];
+  ZMLX_TRY(zbs_check(op, cfg->rows, cfg->cols, c->in, c->out, &row->err, note, sizeof note));
   double tol = zbs_tolerance(cfg->dtype);
   if (!(row->err <= tol) && !isnan(row->err)) {
     *wrong = 1;
-    snprintf(row->note, sizeof row->note, "WRONG RESULTS: error %.3g exceeds %.3g", row->err, tol);
+    snprintf(row->note, sizeof row->note, "WRONG RESULTS: error %.3g exceeds %.3g%s%s", row->err,
+             tol, note[0] ? "; " : "", note);
+  } else {
+    snprintf(row->note, sizeof row->note, "%s", note);
   }
   return ZMLX_STATUS_OK;
 }
@@ -137,9 +146,9 @@ zmlx_status zbs_run(const zbs_op *op, const zbs_config *cfg, zmlx_bench_row *row
   run_ctx c = {.op = op, .n_in = (int)strlen(op->inputs), .n_out = (int)strlen(op->outputs)};
   zmlx_status s = measure(&c, cfg, row, wrong);
   if (s) {
-    char what[96];
-    snprintf(what, sizeof what, "%s %s %lldx%lld", op->name, zmlx_dtype_name(cfg->dtype),
-             (long long)cfg->rows, (long long)cfg->cols);
+    char what[96], shape[48];
+    zbs_shape_text(op, cfg->rows, cfg->cols, shape, sizeof shape);
+    snprintf(what, sizeof what, "%s %s %s", op->name, zmlx_dtype_name(cfg->dtype), shape);
     zmlx_fail_wrap(s, what);
   }
   if (c.state) op->impl->destroy(c.state);

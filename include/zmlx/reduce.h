@@ -1,0 +1,188 @@
+#ifndef ZMLX_REDUCE_H
+#define ZMLX_REDUCE_H
+#include "zmlx/kernel.h"
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Reductions, row map-reductions and scans from C statements.
+ *
+ * All three share one way of describing an accumulation:
+ *
+ *   acc_type  the accumulator's C type: NULL for `compute_t`, or a struct
+ *             declared in `header` (at most 64 bytes).
+ *   init      sets `acc` to the identity of combine ("acc = 0;"). Threads
+ *             and segments with no elements keep it, so it must be one.
+ *   update    folds one element in. Sees `acc`, `x` (the element, already
+ *             converted to compute_t) and `idx` (long long, its index along
+ *             the reduced axes, or its column for map_reduce and scan).
+ *   combine   merges a partial result: sees `acc` and `other`, and leaves
+ *             the merge in acc ("acc += other;").
+ *
+ * compute_t is `float`, or `double` when the input is f64 or the
+ * description asks for compute F64. Inputs may be f32, f64, f16 or bf16.
+ * Expressions may call zr_exp, zr_log, zr_log1p and zr_sqrt, which work in
+ * compute_t, and anything defined in `header`. Names starting with _z or
+ * zr_ are reserved.
+ *
+ * Ownership: create copies the description; destroy frees the kernel
+ * (NULL-safe). Results of *_launch are new arrays owned by the caller;
+ * *_launch_into writes into an existing array of the result's shape (any
+ * strides; non-contiguous ones are written through a contiguous temporary).
+ * Inputs with any strides are accepted; where a path needs another layout
+ * the input is copied first (see each section). Errors name the op, the
+ * kernel, the shapes, dtypes and device. */
+
+/* ---- reduce ------------------------------------------------------------
+ * Reduces over any set of axes. update and combine may see the elements in
+ * any order and grouping: combine must be associative and commutative.
+ * finalize (NULL: "out = acc;") sees `acc` and `n` (long long, the number
+ * of elements reduced) and assigns `out` (compute_t, or long long when the
+ * output dtype is an integer).
+ *
+ * Paths: reduced axes that form one contiguous run ("rows") get a block or
+ * warp per row with 16-byte loads; otherwise, when the last kept axis is
+ * contiguous ("columns", e.g. axis 1 of (64, 4096, 256)), each thread owns
+ * 16 bytes of columns and walks the reduced axes, coalesced, with any
+ * strides. Other layouts are first copied to (kept, reduced) order. When
+ * there are too few rows or columns to fill the device, each one is split
+ * into segments whose partial accumulators a second pass combines. */
+typedef struct zmlx_reduce zmlx_reduce;
+
+typedef struct zmlx_reduce_desc {
+  const char *name;             /* C identifier */
+  const char *header;           /* optional */
+  const char *acc_type;         /* NULL: compute_t */
+  const char *init;
+  const char *update;
+  const char *combine;
+  const char *finalize;         /* NULL: "out = acc;" */
+  const zmlx_dtype *out_dtype;  /* NULL: the input's dtype (i64 for index_output) */
+  zmlx_dtype compute;           /* ZMLX_DTYPE_F32 (default) or F64 */
+  /* The result is an index along the reduced axes (argmax): the default
+   * output dtype is i64, and reducing zero elements is an error. */
+  int index_output;
+} zmlx_reduce_desc;
+
+zmlx_status zmlx_reduce_create(const zmlx_reduce_desc *desc, zmlx_reduce **out);
+void zmlx_reduce_destroy(zmlx_reduce *k);
+
+/* axes: n_axes distinct axes (negative counts from the end); n_axes == 0
+ * reduces every axis. keepdims keeps reduced axes with length 1. Reducing
+ * zero elements gives finalize(init) (sum 0, max -inf, mean NaN). */
+zmlx_status zmlx_reduce_launch(zmlx_reduce *k, zmlx_array *x, int n_axes, const int *axes,
+                               int keepdims, zmlx_array **out);
+zmlx_status zmlx_reduce_launch_into(zmlx_reduce *k, zmlx_array *x, int n_axes,
+                                    const int *axes, int keepdims, zmlx_array *out);
+zmlx_status zmlx_reduce_stats_get(const zmlx_reduce *k, zmlx_kernel_stats *out);
+
+/* Ready-made reductions (compiled once per process, on first use). NaN
+ * propagates through max/min; argmax/argmin return the first NaN, and the
+ * lowest index among ties, like NumPy. */
+zmlx_status zmlx_reduce_sum(zmlx_array *x, int n_axes, const int *axes, int keepdims,
+                            zmlx_array **out);
+zmlx_status zmlx_reduce_mean(zmlx_array *x, int n_axes, const int *axes, int keepdims,
+                             zmlx_array **out);
+zmlx_status zmlx_reduce_max(zmlx_array *x, int n_axes, const int *axes, int keepdims,
+                            zmlx_array **out);
+zmlx_status zmlx_reduce_min(zmlx_array *x, int n_axes, const int *axes, int keepdims,
+                            zmlx_array **out);
+zmlx_status zmlx_reduce_argmax(zmlx_array *x, int n_axes, const int *axes, int keepdims,
+                               zmlx_array **out);
+zmlx_status zmlx_reduce_argmin(zmlx_array *x, int n_axes, const int *axes, int keepdims,
+                               zmlx_array **out);
+
+/* ---- map_reduce ----------------------------------------------------------
+ * The two-pass row pattern (softmax, layernorm): pass 1 reduces each row
+ * along `axis` with init/update/combine (any order, as for reduce); then
+ * finalize (optional) runs once per row and may rewrite `acc`, seeing `n`
+ * (the row length) and the scalars; pass 2 runs `write` for every element:
+ * it sees `x`, `acc`, `idx` (the column), `n`, each param (that column's
+ * value, as compute_t) and each scalar (compute_t) by name, and assigns
+ * `out`. Params are 1-D arrays of the row's length (per-column weights).
+ *
+ * A row that fits on chip (up to 8 vectors of 16 bytes per thread, 1024
+ * threads: 64K bf16 or 32K f32 elements when rows are 16-byte aligned) is
+ * read once and kept in registers between the passes; longer rows are
+ * streamed (read twice). Rows along a non-last or non-contiguous axis are
+ * copied to contiguous rows first. */
+typedef struct zmlx_map_reduce zmlx_map_reduce;
+
+typedef struct zmlx_map_reduce_desc {
+  const char *name;
+  const char *header;
+  const char *acc_type;
+  const char *init;
+  const char *update;
+  const char *combine;
+  const char *finalize;         /* optional, e.g. "acc.s = 1 / acc.s;" */
+  const char *write;            /* e.g. "out = zr_exp(x - acc.m) * acc.s;" */
+  int n_params;
+  const char *const *param_names;
+  int n_scalars;
+  const char *const *scalar_names;
+  const zmlx_dtype *out_dtype;  /* NULL: the input's dtype (must be a float) */
+  zmlx_dtype compute;
+} zmlx_map_reduce_desc;
+
+zmlx_status zmlx_map_reduce_create(const zmlx_map_reduce_desc *desc, zmlx_map_reduce **out);
+void zmlx_map_reduce_destroy(zmlx_map_reduce *k);
+/* out has x's shape. */
+zmlx_status zmlx_map_reduce_launch(zmlx_map_reduce *k, zmlx_array *x, int axis, int n_params,
+                                   zmlx_array *const *params, int n_scalars,
+                                   const double *scalars, zmlx_array **out);
+zmlx_status zmlx_map_reduce_launch_into(zmlx_map_reduce *k, zmlx_array *x, int axis,
+                                        int n_params, zmlx_array *const *params,
+                                        int n_scalars, const double *scalars, zmlx_array *out);
+zmlx_status zmlx_map_reduce_stats_get(const zmlx_map_reduce *k, zmlx_kernel_stats *out);
+
+zmlx_status zmlx_softmax(zmlx_array *x, int axis, zmlx_array **out);
+zmlx_status zmlx_log_softmax(zmlx_array *x, int axis, zmlx_array **out);
+/* Over the last axis: (x - mean) / sqrt(var + eps) * weight + bias, with
+ * the biased variance. weight and bias (shape (n,)) may each be NULL. */
+zmlx_status zmlx_layernorm(zmlx_array *x, zmlx_array *weight, zmlx_array *bias, double eps,
+                           zmlx_array **out);
+
+/* ---- scan ----------------------------------------------------------------
+ * Inclusive or exclusive prefix along one axis. combine(acc, other) must be
+ * associative; it need not commute: `other` always holds later elements.
+ * update folds the next element into acc in order. finalize (NULL:
+ * "out = acc;") sees `acc` and `idx` and assigns `out` (compute_t).
+ * Exclusive scans give finalize(init) at index 0.
+ *
+ * A block scans each row in chunks (each thread a run of 16-byte vectors,
+ * warp shuffles and shared memory across threads), carrying the total of
+ * the chunks before. Scans along a non-last or non-contiguous axis copy
+ * the input to contiguous rows first. */
+typedef struct zmlx_scan zmlx_scan;
+
+typedef struct zmlx_scan_desc {
+  const char *name;
+  const char *header;
+  const char *acc_type;
+  const char *init;
+  const char *update;
+  const char *combine;
+  const char *finalize;         /* NULL: "out = acc;" */
+  const zmlx_dtype *out_dtype;  /* NULL: the input's dtype (must be a float) */
+  zmlx_dtype compute;
+} zmlx_scan_desc;
+
+zmlx_status zmlx_scan_create(const zmlx_scan_desc *desc, zmlx_scan **out);
+void zmlx_scan_destroy(zmlx_scan *k);
+/* out has x's shape. */
+zmlx_status zmlx_scan_launch(zmlx_scan *k, zmlx_array *x, int axis, int exclusive,
+                             zmlx_array **out);
+zmlx_status zmlx_scan_launch_into(zmlx_scan *k, zmlx_array *x, int axis, int exclusive,
+                                  zmlx_array *out);
+zmlx_status zmlx_scan_stats_get(const zmlx_scan *k, zmlx_kernel_stats *out);
+
+/* Inclusive, like torch.cumsum/cumprod/logcumsumexp. */
+zmlx_status zmlx_cumsum(zmlx_array *x, int axis, zmlx_array **out);
+zmlx_status zmlx_cumprod(zmlx_array *x, int axis, zmlx_array **out);
+zmlx_status zmlx_logcumsumexp(zmlx_array *x, int axis, zmlx_array **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

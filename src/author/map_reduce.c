@@ -1,0 +1,255 @@
+/* Map-reductions over rows: checks, the vector width, on chip or
+ * streaming, launch. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "author/red_internal.h"
+#include "core/error.h"
+
+static const char *op = "map_reduce";
+
+/* Scalars of the raw kernel after the user's. */
+enum { EXTRA_SC = 5 };
+
+struct zmlx_map_reduce {
+  zr_expr e;
+  zmlx_kernel *k;
+};
+
+void zmlx_map_reduce_destroy(zmlx_map_reduce *k) {
+  if (!k) return;
+  zmlx_kernel_destroy(k->k);
+  zr_expr_free(&k->e);
+  free(k);
+}
+
+static zmlx_status make_kernel(zmlx_map_reduce *k) {
+  const zr_expr *e = &k->e;
+  const char *ins[ZK_MAX_IO], *scs[ZK_MAX_IO];
+  zmlx_dtype st[ZK_MAX_IO];
+  ins[0] = "x";
+  for (int i = 0; i < e->n_params; i++) ins[1 + i] = e->param_names[i];
+  for (int i = 0; i < e->n_scalars; i++) {
+    scs[i] = e->scalar_names[i];
+    st[i] = ZMLX_DTYPE_F64;
+  }
+  static const char *extra[EXTRA_SC] = {"_zM", "_zR", "_zNK", "_zTPR", "_zNV"};
+  for (int i = 0; i < EXTRA_SC; i++) {
+    scs[e->n_scalars + i] = extra[i];
+    st[e->n_scalars + i] = ZMLX_DTYPE_I64;
+  }
+  char *h = zr_map_reduce_header(e), *b = zr_map_reduce_body(e);
+  zmlx_status s = zr_make_kernel(op, e->name, "mr", 1 + e->n_params, ins, e->n_scalars + EXTRA_SC,
+                                 scs, st, b, h, &k->k);
+  free(h);
+  free(b);
+  return s;
+}
+
+zmlx_status zmlx_map_reduce_create(const zmlx_map_reduce_desc *desc, zmlx_map_reduce **out) {
+  if (!desc || !out) return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, op, "NULL argument");
+  *out = NULL;
+  if (!desc->write || !desc->write[0])
+    return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, op, "kernel '%s' has no write statement",
+                     desc->name ? desc->name : "(null)");
+  if (desc->out_dtype && !zmlx_dtype_is_float(*desc->out_dtype))
+    return zmlx_fail(ZMLX_STATUS_DTYPE_UNSUPPORTED, op, "kernel '%s': output dtype %s (use a float)",
+                     desc->name ? desc->name : "(null)", zmlx_dtype_name(*desc->out_dtype));
+  zr_expr src = {.name = (char *)desc->name, .header = (char *)desc->header,
+                 .acc_type = (char *)desc->acc_type, .init = (char *)desc->init,
+                 .update = (char *)desc->update, .combine = (char *)desc->combine,
+                 .finalize = (char *)desc->finalize, .write = (char *)desc->write,
+                 .n_params = desc->n_params, .param_names = (char **)desc->param_names,
+                 .n_scalars = desc->n_scalars, .scalar_names = (char **)desc->scalar_names,
+                 .has_out_dtype = desc->out_dtype != NULL,
+                 .out_dtype = desc->out_dtype ? *desc->out_dtype : ZMLX_DTYPE_F32,
+                 .compute = desc->compute};
+  zmlx_map_reduce *k = calloc(1, sizeof *k);
+  if (!k) return zmlx_fail(ZMLX_STATUS_OUT_OF_MEMORY, op, "out of host memory");
+  zmlx_status s = zr_expr_copy(op, &src, &k->e);
+  if (!s) s = make_kernel(k);
+  if (s) {
+    zmlx_map_reduce_destroy(k);
+    return s;
+  }
+  *out = k;
+  return ZMLX_STATUS_OK;
+}
+
+zmlx_status zmlx_map_reduce_stats_get(const zmlx_map_reduce *k, zmlx_kernel_stats *out) {
+  if (!k || !out) return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, "map_reduce_stats", "NULL argument");
+  return zr_stats_sum(1, &k->k, out);
+}
+
+/* ---- launch ---------------------------------------------------------------- */
+
+static zmlx_status check_params(const zmlx_map_reduce *k, const zmlx_array *x, int64_t R,
+                                int n_params, zmlx_array *const *params, int n_scalars,
+                                const double *scalars) {
+  const zr_expr *e = &k->e;
+  char b1[300], b2[300];
+  if (n_params != e->n_params || (n_params && !params))
+    return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, op, "kernel '%s' takes %d param%s, got %d",
+                     e->name, e->n_params, e->n_params == 1 ? "" : "s", n_params);
+  if (n_scalars != e->n_scalars || (n_scalars && !scalars))
+    return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, op, "kernel '%s' takes %d scalar%s, got %d",
+                     e->name, e->n_scalars, e->n_scalars == 1 ? "" : "s", n_scalars);
+  zmlx_device dx = zmlx_array_device(x);
+  for (int i = 0; i < n_params; i++) {
+    const zmlx_array *p = params[i];
+    if (!p)
+      return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, op, "kernel '%s': param '%s' is NULL", e->name,
+                       e->param_names[i]);
+    if (!zmlx_dtype_is_float(p->dtype) || p->ndim != 1 || p->shape[0] != R)
+      return zmlx_fail(p->ndim != 1 || p->shape[0] != R ? ZMLX_STATUS_SHAPE_MISMATCH
+                                                        : ZMLX_STATUS_DTYPE_UNSUPPORTED,
+                       op, "kernel '%s': param '%s' is %s; it must be a float vector of %lld (input %s)",
+                       e->name, e->param_names[i], zmlx_array_format(p, b1, sizeof b1), (long long)R,
+                       zmlx_array_format(x, b2, sizeof b2));
+    zmlx_device dp = zmlx_array_device(p);
+    if (dp.type != dx.type || dp.index != dx.index)
+      return zmlx_fail(ZMLX_STATUS_DEVICE_MISMATCH, op, "kernel '%s': param '%s' %s, input %s", e->name,
+                       e->param_names[i], zmlx_array_format(p, b1, sizeof b1),
+                       zmlx_array_format(x, b2, sizeof b2));
+  }
+  return ZMLX_STATUS_OK;
+}
+
+/* One launch over the rows of r into target (contiguous rows). */
+static zmlx_status run(zmlx_map_reduce *k, const zr_rows *r, zmlx_array *const *params,
+                       const double *scalars, zmlx_array *target, zr_sources *dry) {
+  const zr_expr *e = &k->e;
+  const zr_tuning *tu = zr_tune();
+  int cuda = dry || zmlx_array_device(r->view).type == ZMLX_DEVICE_CUDA;
+  zmlx_array *in[ZK_MAX_IO];
+  int64_t mults[ZMLX_MAX_DIMS + 1];
+  void *ptrs[ZK_MAX_IO];
+  size_t sizes[ZK_MAX_IO];
+  int nm = 0, np = 0;
+  mults[nm++] = r->R;
+  for (int i = 0; i < r->kept.n; i++) mults[nm++] = r->kept.stride[i];
+  in[0] = r->view;
+  ptrs[np] = zmlx_array_data(r->view);
+  sizes[np++] = zmlx_dtype_size(r->view->dtype);
+  ptrs[np] = zmlx_array_data(target);
+  sizes[np++] = zmlx_dtype_size(target->dtype);
+  for (int i = 0; i < e->n_params; i++) {
+    in[1 + i] = params[i];
+    /* Params are made contiguous by the launch unless they already are. */
+    ptrs[np] = zmlx_array_is_contiguous(params[i]) ? zmlx_array_data(params[i]) : NULL;
+    sizes[np++] = zmlx_dtype_size(params[i]->dtype);
+  }
+  int vec = zr_vec_for(sizes[0], nm, mults, np, ptrs, sizes);
+  int64_t nvec = r->R / vec;
+  int onchip = nvec <= 1024LL * tu->mr_max_nv;
+  int tpr = onchip ? zr_pow2_clamp((nvec + tu->mr_nv - 1) / tu->mr_nv, 1, 1024)
+                   : zr_pow2_clamp((nvec + tu->mr_unroll - 1) / tu->mr_unroll, 1, 1024);
+  int nv = onchip ? (int)((nvec + tpr - 1) / tpr) : 1;
+  int rpb = tpr >= 128 ? 1 : 128 / tpr;
+  zmlx_dtype compute = zr_compute_for(e, r->view->dtype);
+  zmlx_template_arg t[12];
+  int nt = 0;
+  t[nt++] = (zmlx_template_arg){"VEC", ZMLX_TEMPLATE_INT, vec};
+  t[nt++] = (zmlx_template_arg){"UNROLL", ZMLX_TEMPLATE_INT, tu->mr_unroll};
+  t[nt++] = (zmlx_template_arg){"ONCHIP", ZMLX_TEMPLATE_BOOL, onchip};
+  t[nt++] = (zmlx_template_arg){"COMPUTE_F64", ZMLX_TEMPLATE_BOOL, compute == ZMLX_DTYPE_F64};
+  t[nt++] = (zmlx_template_arg){"ACC_SLOT", ZMLX_TEMPLATE_INT, 64};
+  t[nt++] = (zmlx_template_arg){"compute_t", ZMLX_TEMPLATE_DTYPE, compute};
+  if (cuda) {
+    t[nt++] = (zmlx_template_arg){"NK", ZMLX_TEMPLATE_INT, r->kept.n};
+    t[nt++] = (zmlx_template_arg){"TPR", ZMLX_TEMPLATE_INT, tpr};
+    t[nt++] = (zmlx_template_arg){"RPB", ZMLX_TEMPLATE_INT, rpb};
+    t[nt++] = (zmlx_template_arg){"NV", ZMLX_TEMPLATE_INT, nv};
+  }
+  double sc[ZK_MAX_IO];
+  for (int i = 0; i < e->n_scalars; i++) sc[i] = scalars ? scalars[i] : 0;
+  double extra[EXTRA_SC] = {(double)r->M, (double)r->R, r->kept.n, tpr, nv};
+  memcpy(sc + e->n_scalars, extra, sizeof extra);
+  int64_t grid = cuda ? (r->M + rpb - 1) / rpb * tpr * rpb : r->M;
+  zmlx_launch_config cfg = {.grid = {grid, 1, 1}, .block = {tpr * rpb, 1, 1}, .n_templates = nt,
+                            .templates = t, .n_scalars = e->n_scalars + EXTRA_SC, .scalars = sc};
+  if (dry) {
+    /* The source depends on every input's dtype: compile it as launched. */
+    zmlx_launch_config c = cfg;
+    zmlx_dtype ot = target->dtype;
+    int nd = target->ndim;
+    const int64_t *shape = target->shape;
+    c.output_dtypes = &ot;
+    c.output_ndims = &nd;
+    c.output_shapes = &shape;
+    if (dry->n >= ZR_MAX_SOURCES) return zmlx_fail(ZMLX_STATUS_INTERNAL, op, "too many sources");
+    ZMLX_TRY(zmlx_kernel_source(k->k, ZMLX_CUDA(0), 1 + e->n_params, in, &c, &dry->src[dry->n]));
+    snprintf(dry->entry[dry->n], sizeof dry->entry[dry->n], "zmlx_%s", k->k->name);
+    dry->n++;
+    return ZMLX_STATUS_OK;
+  }
+  return zk_launch(k->k, 1 + e->n_params, in, &cfg, &target, ZK_OUTPUTS_GIVEN);
+}
+
+static zmlx_status launch_rows(zmlx_map_reduce *k, zmlx_array *x, int axis, int n_params,
+                               zmlx_array *const *params, int n_scalars, const double *scalars,
+                               zmlx_array *out, zr_sources *dry) {
+  zr_rows r;
+  ZMLX_TRY(zr_rows_make(op, k->e.name, x, axis, &r));
+  zmlx_status s = check_params(k, x, r.R, n_params, params, n_scalars, scalars);
+  if (!s && out) s = zr_check_out(op, k->e.name, x, out, x->ndim, x->shape);
+  if (!s && out && !zmlx_dtype_is_float(out->dtype)) {
+    char b[300];
+    s = zmlx_fail(ZMLX_STATUS_DTYPE_UNSUPPORTED, op, "kernel '%s': output %s (use a float dtype)",
+                  k->e.name, zmlx_array_format(out, b, sizeof b));
+  }
+  if (s || r.M == 0 || r.R == 0) {
+    zr_rows_free(&r);
+    return s;
+  }
+  zmlx_array *target = NULL;
+  s = zr_rows_target(&r, out, &target);
+  if (!s) s = run(k, &r, params, scalars, target, dry);
+  if (!s && !dry) s = zr_rows_finish(&r, out, target);
+  zmlx_array_release(target);
+  zr_rows_free(&r);
+  return s;
+}
+
+zmlx_status zmlx_map_reduce_launch_into(zmlx_map_reduce *k, zmlx_array *x, int axis,
+                                        int n_params, zmlx_array *const *params,
+                                        int n_scalars, const double *scalars, zmlx_array *out) {
+  if (!k) return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, op, "kernel is NULL");
+  if (!out) return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, op, "kernel '%s': out is NULL", k->e.name);
+  return launch_rows(k, x, axis, n_params, params, n_scalars, scalars, out, NULL);
+}
+
+static zmlx_status new_out(const zmlx_map_reduce *k, const zmlx_array *x, zmlx_array **out) {
+  ZMLX_TRY(zr_check_input(op, k->e.name, x));
+  zmlx_dtype t = k->e.has_out_dtype ? k->e.out_dtype : x->dtype;
+  return zmlx_array_empty(t, x->ndim, x->shape, zmlx_array_device(x), out);
+}
+
+zmlx_status zmlx_map_reduce_launch(zmlx_map_reduce *k, zmlx_array *x, int axis, int n_params,
+                                   zmlx_array *const *params, int n_scalars,
+                                   const double *scalars, zmlx_array **out) {
+  if (!out) return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, op, "out is NULL");
+  *out = NULL;
+  if (!k) return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, op, "kernel is NULL");
+  ZMLX_TRY(new_out(k, x, out));
+  zmlx_status s = launch_rows(k, x, axis, n_params, params, n_scalars, scalars, *out, NULL);
+  if (s) {
+    zmlx_array_release(*out);
+    *out = NULL;
+  }
+  return s;
+}
+
+zmlx_status zr_map_reduce_cuda_sources(zmlx_map_reduce *k, zmlx_array *x, int axis,
+                                       int n_params, zmlx_array *const *params,
+                                       zr_sources *srcs) {
+  memset(srcs, 0, sizeof *srcs);
+  zmlx_array *out = NULL;
+  ZMLX_TRY(new_out(k, x, &out));
+  double sc[ZK_MAX_IO] = {0};
+  zmlx_status s = launch_rows(k, x, axis, n_params, params, k->e.n_scalars, sc, out, srcs);
+  zmlx_array_release(out);
+  if (s) zr_sources_free(srcs);
+  return s;
+}

@@ -1,0 +1,123 @@
+/* Ready-made map-reductions (softmax, log-softmax, layernorm), built on
+ * zmlx_map_reduce and kept for the process. */
+#include <pthread.h>
+#include <string.h>
+
+#include "author/red_internal.h"
+#include "core/error.h"
+
+/* Online softmax: the running maximum m and the sum s of exp(x - m). An
+ * -inf element adds nothing; a NaN makes the sum NaN. */
+static const char sm_header[] = "typedef struct zr_sm_acc { compute_t m, s; } zr_sm_acc;\n";
+static const char sm_init[] = "acc.m = -INFINITY; acc.s = 0;";
+static const char sm_update[] =
+    "if (x > acc.m) { acc.s = acc.s * zr_exp(acc.m - x) + 1; acc.m = x; }\n"
+    "else if (x > -INFINITY) acc.s += zr_exp(x - acc.m);\n"
+    "else if (x != x) acc.s = x;";
+static const char sm_combine[] =
+    "const compute_t m = acc.m > other.m ? acc.m : other.m;\n"
+    "if (m > -INFINITY) acc.s = acc.s * zr_exp(acc.m - m) + other.s * zr_exp(other.m - m);\n"
+    "else acc.s += other.s;\n"
+    "acc.m = m;";
+
+/* Shifted sums: s and q sum x - k and its square, k being the first
+ * element an accumulator saw (a data value near the mean, so q/n - (s/n)^2
+ * keeps its digits); no division per element. combine moves the other
+ * partial onto this one's shift: dk = other.k - acc.k is exact for nearby
+ * values, and nothing is re-centred on a rounded mean. */
+static const char ln_header[] = "typedef struct zr_ln_acc { compute_t k, s, q, n; } zr_ln_acc;\n";
+static const char ln_init[] = "acc.k = 0; acc.s = 0; acc.q = 0; acc.n = 0;";
+static const char ln_update[] =
+    "if (acc.n == 0) acc.k = x;\n"
+    "const compute_t d = x - acc.k;\n"
+    "acc.s += d;\n"
+    "acc.q += d * d;\n"
+    "acc.n += 1;";
+static const char ln_combine[] =
+    "if (acc.n == 0) {\n"
+    "  acc = other;\n"
+    "} else if (other.n > 0) {\n"
+    "  const compute_t dk = other.k - acc.k;\n"
+    "  acc.q += other.q + dk * (2 * other.s + other.n * dk);\n"
+    "  acc.s += other.s + other.n * dk;\n"
+    "  acc.n += other.n;\n"
+    "}";
+/* s becomes the mean's offset from k, q 1 / sqrt(var + eps) (biased
+ * variance, like PyTorch); the write subtracts k, then the small offset. */
+static const char ln_finalize[] =
+    "const compute_t m = acc.s / (compute_t)n, var = acc.q / (compute_t)n - m * m;\n"
+    "acc.s = m;\n"
+    "acc.q = 1 / zr_sqrt((var > 0 ? var : 0) + eps);";
+
+enum { OP_SOFTMAX, OP_LOG_SOFTMAX, OP_LN, OP_LN_W, OP_LN_B, OP_LN_WB, N_OPS };
+
+static const char *const w_only[] = {"weight"}, *const b_only[] = {"bias"},
+                         *const wb[] = {"weight", "bias"}, *const eps_name[] = {"eps"};
+
+#define LAYERNORM(NAME, NP, PARAMS, WRITE)                                               \
+  {.name = NAME, .header = ln_header, .acc_type = "zr_ln_acc", .init = ln_init,          \
+   .update = ln_update, .combine = ln_combine, .finalize = ln_finalize, .write = WRITE,  \
+   .n_params = NP, .param_names = PARAMS, .n_scalars = 1, .scalar_names = eps_name}
+
+static const zmlx_map_reduce_desc descs[N_OPS] = {
+    [OP_SOFTMAX] = {.name = "softmax", .header = sm_header, .acc_type = "zr_sm_acc",
+                    .init = sm_init, .update = sm_update, .combine = sm_combine,
+                    .finalize = "acc.s = 1 / acc.s;", .write = "out = zr_exp(x - acc.m) * acc.s;"},
+    [OP_LOG_SOFTMAX] = {.name = "log_softmax", .header = sm_header, .acc_type = "zr_sm_acc",
+                        .init = sm_init, .update = sm_update, .combine = sm_combine,
+                        .finalize = "acc.s = zr_log(acc.s);", .write = "out = (x - acc.m) - acc.s;"},
+    [OP_LN] = LAYERNORM("layernorm", 0, NULL, "out = ((x - acc.k) - acc.s) * acc.q;"),
+    [OP_LN_W] = LAYERNORM("layernorm_w", 1, w_only, "out = ((x - acc.k) - acc.s) * acc.q * weight;"),
+    [OP_LN_B] = LAYERNORM("layernorm_b", 1, b_only, "out = ((x - acc.k) - acc.s) * acc.q + bias;"),
+    [OP_LN_WB] = LAYERNORM("layernorm_wb", 2, wb, "out = ((x - acc.k) - acc.s) * acc.q * weight + bias;"),
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static zmlx_map_reduce *ops[N_OPS];
+
+void zk_map_reduce_ops_shutdown(void) {
+  pthread_mutex_lock(&lock);
+  for (int i = 0; i < N_OPS; i++) {
+    zmlx_map_reduce_destroy(ops[i]);
+    ops[i] = NULL;
+  }
+  pthread_mutex_unlock(&lock);
+}
+
+static zmlx_status get_op(int which, zmlx_map_reduce **k) {
+  pthread_mutex_lock(&lock);
+  zmlx_status s = ops[which] ? ZMLX_STATUS_OK : zmlx_map_reduce_create(&descs[which], &ops[which]);
+  *k = ops[which];
+  pthread_mutex_unlock(&lock);
+  return s;
+}
+
+zmlx_status zr_map_reduce_op(const char *name, zmlx_map_reduce **k) {
+  for (int i = 0; i < N_OPS; i++)
+    if (!strcmp(descs[i].name, name)) return get_op(i, k);
+  return zmlx_fail(ZMLX_STATUS_NOT_FOUND, "map_reduce", "no ready-made map_reduce '%s'", name);
+}
+
+zmlx_status zmlx_softmax(zmlx_array *x, int axis, zmlx_array **out) {
+  zmlx_map_reduce *k;
+  ZMLX_TRY(get_op(OP_SOFTMAX, &k));
+  return zmlx_map_reduce_launch(k, x, axis, 0, NULL, 0, NULL, out);
+}
+
+zmlx_status zmlx_log_softmax(zmlx_array *x, int axis, zmlx_array **out) {
+  zmlx_map_reduce *k;
+  ZMLX_TRY(get_op(OP_LOG_SOFTMAX, &k));
+  return zmlx_map_reduce_launch(k, x, axis, 0, NULL, 0, NULL, out);
+}
+
+zmlx_status zmlx_layernorm(zmlx_array *x, zmlx_array *weight, zmlx_array *bias, double eps,
+                           zmlx_array **out) {
+  int which = weight ? (bias ? OP_LN_WB : OP_LN_W) : (bias ? OP_LN_B : OP_LN);
+  zmlx_array *params[2];
+  int np = 0;
+  if (weight) params[np++] = weight;
+  if (bias) params[np++] = bias;
+  zmlx_map_reduce *k;
+  ZMLX_TRY(get_op(which, &k));
+  return zmlx_map_reduce_launch(k, x, -1, np, params, 1, &eps, out);
+}

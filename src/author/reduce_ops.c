@@ -1,0 +1,102 @@
+/* Ready-made reductions, built on zmlx_reduce and kept for the process
+ * (zk_reduce_ops_shutdown frees them). NaN handling follows NumPy: max
+ * and min propagate NaN; argmax and argmin return the first NaN; ties
+ * go to the lowest index. */
+#include <pthread.h>
+#include <string.h>
+
+#include "author/red_internal.h"
+#include "core/error.h"
+
+enum { OP_SUM, OP_MEAN, OP_MAX, OP_MIN, OP_ARGMAX, OP_ARGMIN, N_OPS };
+
+/* Value and index; the empty accumulator has index LLONG_MAX so that any
+ * real element wins a tie against it. */
+static const char arg_header[] = "typedef struct zr_arg_acc { compute_t v; long long i; } zr_arg_acc;\n";
+
+/* Argmax order: NaN above everything, then by value, ties to the lowest
+ * index. CMP is > for argmax and < for argmin. */
+#define ARG_PICK(CMP, V, I)                                                          \
+  "if (" V " " CMP " acc.v || (" V " == acc.v && " I " < acc.i) ||\n"                 \
+  "    (" V " != " V " && (acc.v == acc.v || " I " < acc.i))) { acc.v = " V "; acc.i = " I "; }"
+
+static const zmlx_reduce_desc descs[N_OPS] = {
+    [OP_SUM] = {.name = "sum", .init = "acc = 0;", .update = "acc += x;",
+                .combine = "acc += other;"},
+    [OP_MEAN] = {.name = "mean", .init = "acc = 0;", .update = "acc += x;",
+                 .combine = "acc += other;", .finalize = "out = acc / (compute_t)n;"},
+    [OP_MAX] = {.name = "max", .init = "acc = -INFINITY;",
+                .update = "if (x > acc || x != x) acc = x;",
+                .combine = "if (other > acc || other != other) acc = other;"},
+    [OP_MIN] = {.name = "min", .init = "acc = INFINITY;",
+                .update = "if (x < acc || x != x) acc = x;",
+                .combine = "if (other < acc || other != other) acc = other;"},
+    [OP_ARGMAX] = {.name = "argmax", .header = arg_header, .acc_type = "zr_arg_acc",
+                   .init = "acc.v = -INFINITY; acc.i = 0x7fffffffffffffffLL;",
+                   .update = ARG_PICK(">", "x", "idx"),
+                   .combine = ARG_PICK(">", "other.v", "other.i"), .finalize = "out = acc.i;",
+                   .index_output = 1},
+    [OP_ARGMIN] = {.name = "argmin", .header = arg_header, .acc_type = "zr_arg_acc",
+                   .init = "acc.v = INFINITY; acc.i = 0x7fffffffffffffffLL;",
+                   .update = ARG_PICK("<", "x", "idx"),
+                   .combine = ARG_PICK("<", "other.v", "other.i"), .finalize = "out = acc.i;",
+                   .index_output = 1},
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static zmlx_reduce *ops[N_OPS];
+
+void zk_reduce_ops_shutdown(void) {
+  pthread_mutex_lock(&lock);
+  for (int i = 0; i < N_OPS; i++) {
+    zmlx_reduce_destroy(ops[i]);
+    ops[i] = NULL;
+  }
+  pthread_mutex_unlock(&lock);
+}
+
+static zmlx_status get_op(int which, zmlx_reduce **k) {
+  pthread_mutex_lock(&lock);
+  zmlx_status s = ops[which] ? ZMLX_STATUS_OK : zmlx_reduce_create(&descs[which], &ops[which]);
+  *k = ops[which];
+  pthread_mutex_unlock(&lock);
+  return s;
+}
+
+zmlx_status zr_reduce_op(const char *name, zmlx_reduce **k) {
+  for (int i = 0; i < N_OPS; i++)
+    if (!strcmp(descs[i].name, name)) return get_op(i, k);
+  return zmlx_fail(ZMLX_STATUS_NOT_FOUND, "reduce", "no ready-made reduction '%s'", name);
+}
+
+static zmlx_status run_op(int which, zmlx_array *x, int n_axes, const int *axes, int keepdims,
+                          zmlx_array **out) {
+  zmlx_reduce *k;
+  ZMLX_TRY(get_op(which, &k));
+  return zmlx_reduce_launch(k, x, n_axes, axes, keepdims, out);
+}
+
+zmlx_status zmlx_reduce_sum(zmlx_array *x, int n_axes, const int *axes, int keepdims,
+                            zmlx_array **out) {
+  return run_op(OP_SUM, x, n_axes, axes, keepdims, out);
+}
+zmlx_status zmlx_reduce_mean(zmlx_array *x, int n_axes, const int *axes, int keepdims,
+                             zmlx_array **out) {
+  return run_op(OP_MEAN, x, n_axes, axes, keepdims, out);
+}
+zmlx_status zmlx_reduce_max(zmlx_array *x, int n_axes, const int *axes, int keepdims,
+                            zmlx_array **out) {
+  return run_op(OP_MAX, x, n_axes, axes, keepdims, out);
+}
+zmlx_status zmlx_reduce_min(zmlx_array *x, int n_axes, const int *axes, int keepdims,
+                            zmlx_array **out) {
+  return run_op(OP_MIN, x, n_axes, axes, keepdims, out);
+}
+zmlx_status zmlx_reduce_argmax(zmlx_array *x, int n_axes, const int *axes, int keepdims,
+                               zmlx_array **out) {
+  return run_op(OP_ARGMAX, x, n_axes, axes, keepdims, out);
+}
+zmlx_status zmlx_reduce_argmin(zmlx_array *x, int n_axes, const int *axes, int keepdims,
+                               zmlx_array **out) {
+  return run_op(OP_ARGMIN, x, n_axes, axes, keepdims, out);
+}
