@@ -14,16 +14,20 @@ extern "C" {
  *   init      sets `acc` to the identity of combine ("acc = 0;"). Threads
  *             and segments with no elements keep it, so it must be one.
  *   update    folds one element in. Sees `acc`, `x` (the element, already
- *             converted to compute_t) and `idx` (long long, its index along
- *             the reduced axes, or its column for map_reduce and scan).
+ *             converted to compute_t) and `idx` (long long: for reduce its
+ *             flat C-order index within the reduced axes; for map_reduce
+ *             and scan its position along the axis).
  *   combine   merges a partial result: sees `acc` and `other`, and leaves
  *             the merge in acc ("acc += other;").
  *
  * compute_t is `float`, or `double` when the input is f64 or the
  * description asks for compute F64. Inputs may be f32, f64, f16 or bf16.
- * Expressions may call zr_exp, zr_log, zr_log1p and zr_sqrt, which work in
- * compute_t, and anything defined in `header`. Names starting with _z or
- * zr_ are reserved.
+ * Statements may call zr_exp, zr_log, zr_log1p and zr_sqrt, which work in
+ * compute_t, and anything defined in `header` (on CUDA, functions are
+ * device functions). Names starting with _z or zr_ are reserved, and
+ * params and scalars may not be named x, out, acc, other, idx or n.
+ * Mistakes in a statement fail at the first launch with
+ * ZMLX_STATUS_COMPILE_FAILED, the compiler naming it ("softmax.update").
  *
  * Ownership: create copies the description; destroy frees the kernel
  * (NULL-safe). Results of *_launch are new arrays owned by the caller;

@@ -142,12 +142,14 @@ static zmlx_status run(zmlx_map_reduce *k, const zr_rows *r, zmlx_array *const *
   }
   int vec = zr_vec_for(sizes[0], nm, mults, np, ptrs, sizes);
   int64_t nvec = r->R / vec;
-  int onchip = nvec <= 1024LL * tu->mr_max_nv;
-  int tpr = onchip ? zr_pow2_clamp((nvec + tu->mr_nv - 1) / tu->mr_nv, 1, 1024)
-                   : zr_pow2_clamp((nvec + tu->mr_unroll - 1) / tu->mr_unroll, 1, 1024);
+  zmlx_dtype compute = zr_compute_for(e, r->view->dtype);
+  /* f64 needs twice the registers: 1024-thread blocks of it do not launch. */
+  int max_tpr = compute == ZMLX_DTYPE_F64 ? 256 : 1024;
+  int onchip = nvec <= (int64_t)max_tpr * tu->mr_max_nv;
+  int tpr = onchip ? zr_pow2_clamp((nvec + tu->mr_nv - 1) / tu->mr_nv, 1, max_tpr)
+                   : zr_pow2_clamp((nvec + tu->mr_unroll - 1) / tu->mr_unroll, 1, max_tpr);
   int nv = onchip ? (int)((nvec + tpr - 1) / tpr) : 1;
   int rpb = tpr >= 128 ? 1 : 128 / tpr;
-  zmlx_dtype compute = zr_compute_for(e, r->view->dtype);
   zmlx_template_arg t[12];
   int nt = 0;
   t[nt++] = (zmlx_template_arg){"VEC", ZMLX_TEMPLATE_INT, vec};
@@ -169,21 +171,7 @@ static zmlx_status run(zmlx_map_reduce *k, const zr_rows *r, zmlx_array *const *
   int64_t grid = cuda ? (r->M + rpb - 1) / rpb * tpr * rpb : r->M;
   zmlx_launch_config cfg = {.grid = {grid, 1, 1}, .block = {tpr * rpb, 1, 1}, .n_templates = nt,
                             .templates = t, .n_scalars = e->n_scalars + EXTRA_SC, .scalars = sc};
-  if (dry) {
-    /* The source depends on every input's dtype: compile it as launched. */
-    zmlx_launch_config c = cfg;
-    zmlx_dtype ot = target->dtype;
-    int nd = target->ndim;
-    const int64_t *shape = target->shape;
-    c.output_dtypes = &ot;
-    c.output_ndims = &nd;
-    c.output_shapes = &shape;
-    if (dry->n >= ZR_MAX_SOURCES) return zmlx_fail(ZMLX_STATUS_INTERNAL, op, "too many sources");
-    ZMLX_TRY(zmlx_kernel_source(k->k, ZMLX_CUDA(0), 1 + e->n_params, in, &c, &dry->src[dry->n]));
-    snprintf(dry->entry[dry->n], sizeof dry->entry[dry->n], "zmlx_%s", k->k->name);
-    dry->n++;
-    return ZMLX_STATUS_OK;
-  }
+  if (dry) return zr_sources_add(dry, k->k, 1 + e->n_params, in, &cfg, target);
   return zk_launch(k->k, 1 + e->n_params, in, &cfg, &target, ZK_OUTPUTS_GIVEN);
 }
 

@@ -98,7 +98,7 @@ zmlx_status zr_rows_finish(const zr_rows *r, zmlx_array *out, zmlx_array *target
  * on CUDA, where they size shared memory and unroll loops, and run-time
  * scalars on the CPU, where each new value would cost a C compile. The
  * generated functions take them as arguments; bodies pass the template
- * (CUDA) or the scalar (CPU) through ZR_<NAME> macros.
+ * (CUDA) or the scalar (CPU), under #ifdef ZMLX_CUDA.
  *
  * Every header starts with zr_emit_common: compute-precision math
  * (zr_exp...), the user's header, acc_t, the scalars struct and the
@@ -128,14 +128,27 @@ zmlx_status zr_make_kernel(const char *op, const char *name, const char *suffix,
                            const zmlx_dtype *sc_types, const char *body, const char *header,
                            zmlx_kernel **out);
 /* Test hook: the CUDA sources (and entry points) a launch would compile on
- * a CUDA device, generated without a GPU and without running anything. */
+ * a CUDA device, generated without a GPU and without running anything,
+ * with what each launch would get (kernel, arrays, grid, block, scalars),
+ * so that a harness can compile and run them elsewhere. The arrays are
+ * retained until zr_sources_free. */
 #define ZR_MAX_SOURCES 4
+typedef struct zr_launch_rec {
+  zmlx_kernel *k;
+  int n_in;
+  zmlx_array *in[ZK_MAX_IO], *out;
+  int64_t grid;
+  int block;
+  int n_sc;
+  double sc[ZK_MAX_IO];
+} zr_launch_rec;
 typedef struct zr_sources {
   int n;
   char *src[ZR_MAX_SOURCES];
   char entry[ZR_MAX_SOURCES][300];
+  zr_launch_rec rec[ZR_MAX_SOURCES];
 } zr_sources;
-zmlx_status zr_sources_add(zr_sources *s, zmlx_kernel *k, zmlx_array *in,
+zmlx_status zr_sources_add(zr_sources *s, zmlx_kernel *k, int n_in, zmlx_array *const *in,
                            const zmlx_launch_config *cfg, const zmlx_array *out);
 void zr_sources_free(zr_sources *s);
 zmlx_status zr_reduce_cuda_sources(zmlx_reduce *k, zmlx_array *x, int n_axes, const int *axes,
@@ -158,16 +171,17 @@ char *zr_scan_header(const zr_expr *e);
 char *zr_scan_body(void);
 
 /* ---- ready-made kernels -------------------------------------------------- */
-/* Frees the ready-made reduce, map_reduce and scan kernels. zmlx_shutdown
- * must call it before the module cache goes. */
-void zk_red_shutdown(void);
-void zk_reduce_ops_shutdown(void);
 /* The ready-made kernels by name ("sum", "softmax", "cumsum", ...), built
  * on first use; the library keeps ownership. */
 zmlx_status zr_reduce_op(const char *name, zmlx_reduce **k);
 zmlx_status zr_map_reduce_op(const char *name, zmlx_map_reduce **k);
 zmlx_status zr_scan_op(const char *name, zmlx_scan **k);
+/* Frees the ready-made reduce, map_reduce and scan kernels (each file's
+ * own, then all three). zmlx_shutdown must call zk_red_shutdown before the
+ * module cache goes. */
+void zk_reduce_ops_shutdown(void);
 void zk_map_reduce_ops_shutdown(void);
 void zk_scan_ops_shutdown(void);
+void zk_red_shutdown(void);
 
 #endif

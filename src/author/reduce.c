@@ -173,7 +173,7 @@ static zmlx_status launch(const plan *p, zmlx_kernel *kern, zmlx_array *in, zmlx
                           const double *sc) {
   zmlx_launch_config cfg = {.grid = {grid, 1, 1}, .block = {block, 1, 1}, .n_templates = nt,
                             .templates = t, .n_scalars = nsc, .scalars = sc};
-  if (p->dry) return zr_sources_add(p->dry, kern, in, &cfg, out);
+  if (p->dry) return zr_sources_add(p->dry, kern, 1, &in, &cfg, out);
   return zk_launch(kern, 1, &in, &cfg, &out, ZK_OUTPUTS_GIVEN);
 }
 

@@ -100,3 +100,9 @@ zmlx_status zmlx_reduce_argmin(zmlx_array *x, int n_axes, const int *axes, int k
                                zmlx_array **out) {
   return run_op(OP_ARGMIN, x, n_axes, axes, keepdims, out);
 }
+
+void zk_red_shutdown(void) {
+  zk_reduce_ops_shutdown();
+  zk_map_reduce_ops_shutdown();
+  zk_scan_ops_shutdown();
+}

@@ -92,7 +92,7 @@ static zmlx_status run(zmlx_scan *k, const zr_rows *r, int exclusive, zmlx_array
   int64_t grid = cuda ? (r->M + rpb - 1) / rpb * tpr * rpb : r->M;
   zmlx_launch_config cfg = {.grid = {grid, 1, 1}, .block = {tpr * rpb, 1, 1}, .n_templates = nt,
                             .templates = t, .n_scalars = 5, .scalars = sc};
-  if (dry) return zr_sources_add(dry, k->k, r->view, &cfg, target);
+  if (dry) return zr_sources_add(dry, k->k, 1, &r->view, &cfg, target);
   return zk_launch(k->k, 1, &r->view, &cfg, &target, ZK_OUTPUTS_GIVEN);
 }
 

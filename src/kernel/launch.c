@@ -288,7 +288,12 @@ static zmlx_status run(zmlx_kernel *k, const zb_backend *b, zmlx_device dev, zml
   int64_t grid[3] = {p.grid[0], p.grid[1], p.grid[2]};
   zmlx_status s = b->launch(dev.index, v->module->function, grid, block, cfg->shared_bytes,
                             p.params, zmlx_stream_native(dev, cfg->stream));
-  return s == ZMLX_STATUS_OK ? s : fail_with_inputs(s, k, k->n_in, in, "", NULL);
+  if (s == ZMLX_STATUS_OK) return s;
+  /* Keep the backend's words (the driver's error), and add the inputs. */
+  char *why = strdup(zmlx_error_last());
+  s = fail_with_inputs(s, k, k->n_in, in, "", why);
+  free(why);
+  return s;
 }
 
 zmlx_status zk_launch(zmlx_kernel *k, int n_inputs, zmlx_array *const *inputs,
