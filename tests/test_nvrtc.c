@@ -160,10 +160,8 @@ static void test_elementwise_paths(void) {
       cfg.n_templates = 2;
       cfg.n_scalars = 1;
       compile_ok(general, "zmlx_ew_paths", 2, in, &cfg, "elementwise general");
-      zmlx_template_arg tt[3] = {{"TMODE_gate", ZMLX_TEMPLATE_INT, 1}, {"TMODE_up", ZMLX_TEMPLATE_INT, ti % 2},
-                                 {"TILE", ZMLX_TEMPLATE_INT, ti % 2 ? 32 : 64}};
+      zmlx_template_arg tt[2] = {{"TMODE_gate", ZMLX_TEMPLATE_INT, 1}, {"TMODE_up", ZMLX_TEMPLATE_INT, ti % 2}};
       cfg.templates = tt;
-      cfg.n_templates = 3;
       compile_ok(tile, "zmlx_ew_paths", 2, in, &cfg, "elementwise tile");
       zmlx_array_release(x);
     }

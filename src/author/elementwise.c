@@ -370,25 +370,13 @@ static zmlx_status run_tile(zmlx_elementwise *k, zmlx_array *const *views, const
   char names[ZK_MAX_IO][80];
   zmlx_template_arg t[ZK_MAX_TEMPLATES];
   int nt = 0;
-  size_t smem = 0, widest = 1;
-  for (int i = 0; i < k->d.n_inputs && nt < ZK_MAX_TEMPLATES - 1; i++) {
-    int tr = transposed(views[i]);
-    size_t es = zmlx_dtype_size(views[i]->dtype);
+  for (int i = 0; i < k->d.n_inputs && nt < ZK_MAX_TEMPLATES; i++) {
     snprintf(names[i], sizeof names[i], "TMODE_%s", k->d.input_names[i]);
-    t[nt++] = (zmlx_template_arg){names[i], ZMLX_TEMPLATE_INT, tr};
-    if (tr) {
-      smem += 64 * 68 * es;
-      if (es > widest) widest = es;
-    }
+    t[nt++] = (zmlx_template_arg){names[i], ZMLX_TEMPLATE_INT, transposed(views[i])};
   }
-  /* 64 for narrow types (bytes in flight), when static shared memory
-   * (48 KiB at most) allows it. */
-  int tile = widest < 4 && smem <= 40 * 1024 ? 64 : 32;
-  t[nt++] = (zmlx_template_arg){"TILE", ZMLX_TEMPLATE_INT, tile};
   const zmlx_array *o = views[k->d.n_inputs];
   /* Exact multiples of the (32, 8) block: every thread reaches the barrier. */
-  zmlx_launch_config cfg = {.grid = {(o->shape[1] + tile - 1) / tile * 32,
-                                     (o->shape[0] + tile - 1) / tile * 8, 1},
+  zmlx_launch_config cfg = {.grid = {(o->shape[1] + 31) / 32 * 32, (o->shape[0] + 31) / 32 * 8, 1},
                             .block = {32, 8, 1}, .n_templates = nt, .templates = t,
                             .n_scalars = k->d.n_scalars, .scalars = scalars};
   return zk_launch(k->tile, k->d.n_inputs, views, &cfg, (zmlx_array **)views + k->d.n_inputs,
