@@ -106,8 +106,8 @@ zmlx_status zmlx_reduce_argmin(zmlx_array *x, int n_axes, const int *axes, int k
  * `out`. Params are 1-D arrays of the row's length (per-column weights).
  *
  * A row that fits on chip (up to 8 vectors of 16 bytes per thread, 1024
- * threads: 64K bf16 or 32K f32 elements when rows are 16-byte aligned) is
- * read once and kept in registers between the passes; longer rows are
+ * threads, 256 in f64 compute: 64K bf16 or 32K f32 elements when rows are
+ * 16-byte aligned) is read once and kept in registers between the passes; longer rows are
  * streamed (read twice). Rows along a non-last or non-contiguous axis are
  * copied to contiguous rows first. */
 typedef struct zmlx_map_reduce zmlx_map_reduce;

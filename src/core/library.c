@@ -1,4 +1,5 @@
 #include "author/ew_internal.h"
+#include "author/red_internal.h"
 #include "backend/backend.h"
 #include "kernel/builtin.h"
 #include "kernel/kernel_internal.h"
@@ -11,6 +12,7 @@ void zmlx_shutdown(void) {
   /* Kernels first: their modules live in the backends' contexts. */
   zk_builtin_shutdown();
   zk_ew_backward_shutdown();
+  zk_red_shutdown();
   ztune_shutdown();
   zk_module_cache_shutdown();
   zb_shutdown_all();
