@@ -11,8 +11,9 @@
 static const char sm_header[] = "typedef struct zr_sm_acc { compute_t m, s; } zr_sm_acc;\n";
 static const char sm_init[] = "acc.m = -INFINITY; acc.s = 0;";
 static const char sm_update[] =
-    "if (x > acc.m) { acc.s = acc.s * zr_exp(acc.m - x) + 1; acc.m = x; }\n"
-    "else if (x > -INFINITY) acc.s += zr_exp(x - acc.m);\n"
+    "if (x > acc.m) { acc.s = acc.s * zr_exp(acc.m - x); acc.m = x; }\n"
+    /* One shared exp for both cases keeps the warp on one path. */
+    "if (x > -INFINITY) acc.s += zr_exp(x - acc.m);\n"
     "else if (x != x) acc.s = x;";
 static const char sm_combine[] =
     "const compute_t m = acc.m > other.m ? acc.m : other.m;\n"

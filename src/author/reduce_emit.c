@@ -43,7 +43,10 @@ static const char math_text[] =
     "#define zr_log1p(v) log1p(v)\n#define zr_sqrt(v) sqrt(v)\n"
     "#else\n"
     "#define ZR_TOC(v) zmlx_tof(v)\n"
-    "#define zr_exp(v) expf(v)\n#define zr_log(v) logf(v)\n"
+    /* The GPU's fast exponential (ex2.approx, ~2 ulp) is within f32's
+     * tolerances and takes softmax from 62% to 71% of copy in bf16. */
+    "#ifdef ZMLX_CUDA\n#define zr_exp(v) __expf(v)\n#else\n#define zr_exp(v) expf(v)\n#endif\n"
+    "#define zr_log(v) logf(v)\n"
     "#define zr_log1p(v) log1pf(v)\n#define zr_sqrt(v) sqrtf(v)\n"
     "#endif\n"
     "#ifdef ZMLX_CUDA\n#define ZR_UNROLL _Pragma(\"unroll\")\n#else\n#define ZR_UNROLL\n#endif\n";
