@@ -132,11 +132,11 @@ static found lookup(const char *key, uint64_t hash, const zmlx_tune_space *space
   return f;
 }
 
-static int untried(const char *key, uint64_t hash, const zmlx_tune_space *space, int *todo) {
+static int untried(const char *key, uint64_t hash, const zmlx_tune_space *space, int *pending) {
   int n = 0;
   pthread_mutex_lock(&g_lock);
   for (int i = 0; i < space->n; i++)
-    if (ztune_table_find(&g.table, key, hash, &space->v[i]) < 0) todo[n++] = i;
+    if (ztune_table_find(&g.table, key, hash, &space->v[i]) < 0) pending[n++] = i;
   pthread_mutex_unlock(&g_lock);
   return n;
 }
@@ -382,15 +382,15 @@ static void note(search *s, const zmlx_tune_config *c, zmlx_status st, double us
   report(s);
 }
 
-/* Times each candidate in todo, recording each as it is measured. */
+/* Times each candidate in pending, recording each as it is measured. */
 static zmlx_status time_all(search *s, zmlx_device dev, const char *key, uint64_t hash,
-                            const zmlx_tune_space *space, const int *todo,
+                            const zmlx_tune_space *space, const int *pending,
                             zmlx_tune_run_fn run, void *ctx) {
   ztune_timer timer;
   ZMLX_TRY(ztune_timer_init(&timer, dev, s->opt));
   zmlx_status err = ZMLX_STATUS_OK;
   for (int k = 0; k < s->n && !err; k++) {
-    const zmlx_tune_config *c = &space->v[todo[k]];
+    const zmlx_tune_config *c = &space->v[pending[k]];
     zmlx_status st;
     double us;
     err = ztune_time_candidate(&timer, run, ctx, c, &st, &us);
@@ -435,16 +435,16 @@ static void print_end(const search *s, const found *f, const zmlx_tune_space *sp
 static zmlx_status run_search(const question *q, const char *text, uint64_t hash,
                               zmlx_tune_run_fn run, void *ctx, const zmlx_tune_options *opt,
                               zmlx_tune_result *out) {
-  int todo[ZMLX_TUNE_MAX_CANDIDATES];
+  int pending[ZMLX_TUNE_MAX_CANDIDATES];
   search s = {.key = q->key, .opt = opt, .name = opt && opt->name ? opt->name : q->key->kernel,
               .t0_ms = now_ms()};
   s.p.name = s.name;
   s.p.best_us = NAN;
   /* Another thread may have measured these while this one waited. */
-  s.n = s.p.n = untried(text, hash, q->space, todo);
+  s.n = s.p.n = untried(text, hash, q->space, pending);
   zmlx_status err = ZMLX_STATUS_OK;
   if (s.n > 0) {
-    err = time_all(&s, q->dev, text, hash, q->space, todo, run, ctx);
+    err = time_all(&s, q->dev, text, hash, q->space, pending, run, ctx);
     /* Whatever was measured before a failure is still worth keeping. */
     if (s.p.index > 0) save();
   }
