@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "backend/cuda/cuda_api.h"
-#include "bench/json.h"
+#include "core/json.h"
 #include "bench/suite.h"
 #include "core/error.h"
 #include "zt_array.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "bench/capsule_fields.h"
-#include "bench/json.h"
+#include "core/json.h"
 #include "core/error.h"
 #include "zmlx/bench.h"
 

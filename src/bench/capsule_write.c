@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "bench/capsule_fields.h"
-#include "bench/json.h"
+#include "core/json.h"
 #include "core/error.h"
 #include "zmlx/bench.h"
 

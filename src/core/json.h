@@ -1,6 +1,6 @@
-#ifndef ZMLX_BENCH_JSON_H
-#define ZMLX_BENCH_JSON_H
-/* Internal: the small JSON reader and writer behind the bench capsule.
+#ifndef ZMLX_CORE_JSON_H
+#define ZMLX_CORE_JSON_H
+/* Internal: the small JSON reader and writer (bench capsules, model files).
  * The reader takes strict RFC 8259 JSON (no comments, no trailing commas,
  * no NaN) into a tree; every error names the line and column. */
 #include <stddef.h>

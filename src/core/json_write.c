@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/json.h"
+#include "core/json.h"
 
 void zj_write_string(zmlx_strbuf *sb, const char *s) {
   zmlx_sb_append(sb, "\"");

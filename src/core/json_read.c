@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/json.h"
+#include "core/json.h"
 #include "core/error.h"
 
 enum { MAX_DEPTH = 64, MAX_NUMBER_CHARS = 400 };
