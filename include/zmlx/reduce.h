@@ -17,6 +17,13 @@ extern "C" {
  *             converted to compute_t) and `idx` (long long: for reduce its
  *             flat C-order index within the reduced axes; for map_reduce
  *             and scan its position along the axis).
+ *   update_many  optional, reduce and map_reduce: folds `nx` consecutive
+ *             elements `xs[0..nx)` (compute_t) in at once, xs[0] being at
+ *             position `idx`; it must equal nx updates in order. The
+ *             fast paths call it for each 16-byte vector, so it can do
+ *             once per vector what update does per element (softmax
+ *             rescales its running sum once per vector, not per new
+ *             maximum). NULL: nx calls of update.
  *   combine   merges a partial result: sees `acc` and `other`, and leaves
  *             the merge in acc ("acc += other;").
  *
@@ -25,7 +32,7 @@ extern "C" {
  * Statements may call zr_exp, zr_log, zr_log1p and zr_sqrt, which work in
  * compute_t, and anything defined in `header` (on CUDA, functions are
  * device functions). Names starting with _z or zr_ are reserved, and
- * params and scalars may not be named x, out, acc, other, idx or n.
+ * params and scalars may not be named x, xs, nx, out, acc, other, idx or n.
  * Mistakes in a statement fail at the first launch with
  * ZMLX_STATUS_COMPILE_FAILED, the compiler naming it ("softmax.update").
  *
@@ -59,6 +66,7 @@ typedef struct zmlx_reduce_desc {
   const char *acc_type;         /* NULL: compute_t */
   const char *init;
   const char *update;
+  const char *update_many;      /* optional */
   const char *combine;
   const char *finalize;         /* NULL: "out = acc;" */
   const zmlx_dtype *out_dtype;  /* NULL: the input's dtype (i64 for index_output) */
@@ -118,6 +126,7 @@ typedef struct zmlx_map_reduce_desc {
   const char *acc_type;
   const char *init;
   const char *update;
+  const char *update_many;      /* optional */
   const char *combine;
   const char *finalize;         /* optional, e.g. "acc.s = 1 / acc.s;" */
   const char *write;            /* e.g. "out = zr_exp(x - acc.m) * acc.s;" */
@@ -166,6 +175,7 @@ typedef struct zmlx_scan_desc {
   const char *acc_type;
   const char *init;
   const char *update;
+  const char *update_many;      /* optional */
   const char *combine;
   const char *finalize;         /* NULL: "out = acc;" */
   const zmlx_dtype *out_dtype;  /* NULL: the input's dtype (must be a float) */

@@ -162,12 +162,14 @@ char *zk_ew_general_body(const zmlx_elementwise_desc *d) {
   return zmlx_sb_take(&sb);
 }
 
-/* The transpose tile path (CUDA): a block owns a 32x32 tile of a 2-D
- * output. Inputs stored column-major (TMODE 1) are read along their
- * contiguous dimension into shared memory, so both the reads and the
- * writes are coalesced; other inputs are read directly. (Measured on the
- * H100: 80% of copy in f32, 48% in bf16; 64-wide and padded tiles were
- * slower, see docs/BENCHMARKS.md.) */
+/* The transpose tile path (CUDA): a block of (32, 8) threads owns a 32x32
+ * tile of a 2-D output, each thread 4 elements. Inputs stored column-major
+ * (TMODE 1) are read along their contiguous dimension into shared memory,
+ * so both the reads and the writes are coalesced; other inputs are read
+ * directly. Each thread finds its addresses once and then steps by 8 rows
+ * or columns: the per-element cost is a bounds check, a load and a store,
+ * which is what bounds the 2-byte dtypes. (Measured on the H100: see
+ * docs/BENCHMARKS.md; 64-wide and padded tiles were slower.) */
 char *zk_ew_tile_body(const zmlx_elementwise_desc *d) {
   zmlx_strbuf sb = {0};
   const char *ct = ctype(d), *cv = conv(d), *o0 = d->output_names[0];
@@ -175,35 +177,58 @@ char *zk_ew_tile_body(const zmlx_elementwise_desc *d) {
   aliases(&sb, d);
   zmlx_sb_printf(&sb,
                  "const long long _zR = %s_shape[0], _zC = %s_shape[1];\n"
-                 "const long long _zr0 = (long long)blockIdx.y * 32, _zc0 = (long long)blockIdx.x * 32;\n",
+                 "const long long _zr0 = (long long)blockIdx.y * 32, _zc0 = (long long)blockIdx.x * 32;\n"
+                 "const int _ztx = (int)threadIdx.x, _zty = (int)threadIdx.y;\n"
+                 /* Rows and columns of this tile that exist. */
+                 "const int _znr = (int)(_zR - _zr0 < 32 ? _zR - _zr0 : 32);\n"
+                 "const int _znc = (int)(_zC - _zc0 < 32 ? _zC - _zc0 : 32);\n",
                  o0, o0);
   for (int i = 0; i < d->n_inputs; i++) {
     const char *n = d->input_names[i];
     zmlx_sb_printf(&sb,
                    "#if TMODE_%s == 1\n__shared__ %s_t _zs%s[32][33];\n"
-                   "for (int _zj = threadIdx.y; _zj < 32; _zj += 8) {\n"
-                   "  const long long _zc = _zc0 + _zj, _zr = _zr0 + threadIdx.x;\n"
-                   "  if (_zr < _zR && _zc < _zC) _zs%s[_zj][threadIdx.x] = _zp%s[_zr * %s_strides[0] + _zc * %s_strides[1]];\n"
+                   "{\n"
+                   "  const %s_t *_zq = _zp%s + (_zr0 + _ztx) * %s_strides[0] + (_zc0 + _zty) * %s_strides[1];\n"
+                   "  const long long _zst = 8 * %s_strides[1];\n"
+                   "  #pragma unroll\n"
+                   "  for (int _zu = 0; _zu < 4; _zu++)\n"
+                   "    if (_ztx < _znr && _zty + 8 * _zu < _znc) _zs%s[_zty + 8 * _zu][_ztx] = _zq[_zu * _zst];\n"
                    "}\n#endif\n",
-                   n, n, n, n, n, n, n);
+                   n, n, n, n, n, n, n, n, n);
   }
-  zmlx_sb_append(&sb, "__syncthreads();\n"
-                      "for (int _zj = threadIdx.y; _zj < 32; _zj += 8) {\n"
-                      "  const long long _zr = _zr0 + _zj, _zc = _zc0 + threadIdx.x;\n"
-                      "  if (_zr < _zR && _zc < _zC) {\n");
+  zmlx_sb_append(&sb, "__syncthreads();\n");
+  /* Write phase: element (_zr0 + _zty + 8u, _zc0 + _ztx). */
   for (int i = 0; i < d->n_inputs; i++) {
     const char *n = d->input_names[i];
     zmlx_sb_printf(&sb,
-                   "#if TMODE_%s == 1\n    const %s %s = (%s)%s(_zs%s[threadIdx.x][_zj]);\n#else\n"
-                   "    const %s %s = (%s)%s(_zp%s[_zr * %s_strides[0] + _zc * %s_strides[1]]);\n#endif\n",
-                   n, ct, n, ct, cv, n, ct, n, ct, cv, n, n, n);
+                   "#if TMODE_%s != 1\n"
+                   "const %s_t *_zq%s = _zp%s + (_zr0 + _zty) * %s_strides[0] + (_zc0 + _ztx) * %s_strides[1];\n"
+                   "const long long _zst%s = 8 * %s_strides[0];\n#endif\n",
+                   n, n, n, n, n, n, n, n);
+  }
+  for (int i = 0; i < d->n_outputs; i++) {
+    const char *n = d->output_names[i];
+    zmlx_sb_printf(&sb,
+                   "%s_t *_zq%s = _zp%s + (_zr0 + _zty) * %s_strides[0] + (_zc0 + _ztx) * %s_strides[1];\n"
+                   "const long long _zst%s = 8 * %s_strides[0];\n",
+                   n, n, n, n, n, n, n);
+  }
+  zmlx_sb_append(&sb, "#pragma unroll\n"
+                      "for (int _zu = 0; _zu < 4; _zu++) {\n"
+                      "  const int _zj = _zty + 8 * _zu;\n"
+                      "  if (_zj < _znr && _ztx < _znc) {\n");
+  for (int i = 0; i < d->n_inputs; i++) {
+    const char *n = d->input_names[i];
+    zmlx_sb_printf(&sb,
+                   "#if TMODE_%s == 1\n    const %s %s = (%s)%s(_zs%s[_ztx][_zj]);\n#else\n"
+                   "    const %s %s = (%s)%s(_zq%s[_zu * _zst%s]);\n#endif\n",
+                   n, ct, n, ct, cv, n, ct, n, ct, cv, n, n);
   }
   declare_outputs(&sb, d, ct);
   emit_expr(&sb, d);
   for (int i = 0; i < d->n_outputs; i++) {
     const char *n = d->output_names[i];
-    zmlx_sb_printf(&sb, "    zmlx_store(_zp%s, _zr * %s_strides[0] + _zc * %s_strides[1], %s);\n", n, n,
-                   n, n);
+    zmlx_sb_printf(&sb, "    zmlx_store(_zq%s, _zu * _zst%s, %s);\n", n, n, n);
   }
   zmlx_sb_append(&sb, "  }\n}\n#endif\n");
   return zmlx_sb_take(&sb);

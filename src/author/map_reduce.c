@@ -58,7 +58,8 @@ zmlx_status zmlx_map_reduce_create(const zmlx_map_reduce_desc *desc, zmlx_map_re
                      desc->name ? desc->name : "(null)", zmlx_dtype_name(*desc->out_dtype));
   zr_expr src = {.name = (char *)desc->name, .header = (char *)desc->header,
                  .acc_type = (char *)desc->acc_type, .init = (char *)desc->init,
-                 .update = (char *)desc->update, .combine = (char *)desc->combine,
+                 .update = (char *)desc->update,
+                 .update_many = (char *)desc->update_many, .combine = (char *)desc->combine,
                  .finalize = (char *)desc->finalize, .write = (char *)desc->write,
                  .n_params = desc->n_params, .param_names = (char **)desc->param_names,
                  .n_scalars = desc->n_scalars, .scalar_names = (char **)desc->scalar_names,

@@ -65,18 +65,20 @@ static void emit_emit(zmlx_strbuf *sb, const zr_expr *e) {
   for (int i = 0; i < e->n_params; i++)
     zmlx_sb_printf(sb, "  const zr_pvec_%s _zpv_%s = *(const zr_pvec_%s *)(%s + _zv * VEC);\n",
                    e->param_names[i], e->param_names[i], e->param_names[i], e->param_names[i]);
-  zmlx_sb_printf(sb, "  zr_ovec _zo;\n  ZR_UNROLL\n  for (int _ze = 0; _ze < (int)VEC; _ze++) {\n"
+  zmlx_sb_printf(sb, "  zr_ovec _zo;\n  compute_t _zx[VEC], _zc[VEC];\n  ZR_TOCV(VEC, _zx, _zxv.v);\n"
+                     "  ZR_UNROLL\n  for (int _ze = 0; _ze < (int)VEC; _ze++) {\n"
                      "    compute_t _zp[%d];\n", e->n_params ? e->n_params : 1);
   for (int i = 0; i < e->n_params; i++)
     zmlx_sb_printf(sb, "    _zp[%d] = ZR_TOC(_zpv_%s.v[_ze]);\n", i, e->param_names[i]);
-  zmlx_sb_append(sb, "    zmlx_store(_zo.v, _ze, zr_write(_zacc, ZR_TOC(_zxv.v[_ze]), _zv * VEC + _ze, _zn, _zp, _zs));\n"
-                     "  }\n  *(zr_ovec *)(_zq + _zv * VEC) = _zo;\n}\n");
+  zmlx_sb_append(sb, "    _zc[_ze] = zr_write(_zacc, _zx[_ze], _zv * VEC + _ze, _zn, _zp, _zs);\n"
+                     "  }\n  ZR_FROMCV(VEC, _zo.v, _zc);\n  *(zr_ovec *)(_zq + _zv * VEC) = _zo;\n}\n");
 }
 
 static const char lanes_text[] =
     "ZMLX_FN void zr_update_vec(acc_t *acc, const zr_xvec b, long long v, const zr_scalars_t *zs) {\n"
-    "  ZR_UNROLL\n"
-    "  for (int e = 0; e < (int)VEC; e++) zr_update(acc, ZR_TOC(b.v[e]), v * VEC + e, zs);\n"
+    "  compute_t c[VEC];\n"
+    "  ZR_TOCV(VEC, c, b.v);\n"
+    "  zr_update_many(acc, c, (int)VEC, v * VEC, zs);\n"
     "}\n"
     "/* Streaming pass 1: vectors lane, lane + tpr, ... of nvec. */\n"
     "ZMLX_FN void zr_stream_reduce(acc_t *acc, const zr_xvec *pv, long long nvec, int lane, int tpr,\n"

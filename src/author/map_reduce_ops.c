@@ -15,6 +15,19 @@ static const char sm_update[] =
     /* One shared exp for both cases keeps the warp on one path. */
     "if (x > -INFINITY) acc.s += zr_exp(x - acc.m);\n"
     "else if (x != x) acc.s = x;";
+/* A vector at a time: its maximum rescales the sum at most once, and each
+ * element costs one exponential and no branch. fmax skips NaN, so a NaN
+ * reaches the sum through its own exponential; while every element so far
+ * is -inf the sum stays 0 unless a NaN arrives. */
+static const char sm_update_many[] =
+    "compute_t mx = xs[0];\n"
+    "for (int i = 1; i < nx; i++) mx = mx > xs[i] ? mx : xs[i];\n"
+    "if (mx > acc.m) { acc.s = acc.s * zr_exp(acc.m - mx); acc.m = mx; }\n"
+    "if (acc.m > -INFINITY) {\n"
+    "  for (int i = 0; i < nx; i++) acc.s += zr_exp(xs[i] - acc.m);\n"
+    "} else {\n"
+    "  for (int i = 0; i < nx; i++) if (xs[i] != xs[i]) acc.s = xs[i];\n"
+    "}";
 static const char sm_combine[] =
     "const compute_t m = acc.m > other.m ? acc.m : other.m;\n"
     "if (m > -INFINITY) acc.s = acc.s * zr_exp(acc.m - m) + other.s * zr_exp(other.m - m);\n"
@@ -34,6 +47,14 @@ static const char ln_update[] =
     "acc.s += d;\n"
     "acc.q += d * d;\n"
     "acc.n += 1;";
+static const char ln_update_many[] =
+    "if (acc.n == 0) acc.k = xs[0];\n"
+    "for (int i = 0; i < nx; i++) {\n"
+    "  const compute_t d = xs[i] - acc.k;\n"
+    "  acc.s += d;\n"
+    "  acc.q += d * d;\n"
+    "}\n"
+    "acc.n += nx;";
 static const char ln_combine[] =
     "if (acc.n == 0) {\n"
     "  acc = other;\n"
@@ -57,15 +78,15 @@ static const char *const w_only[] = {"weight"}, *const b_only[] = {"bias"},
 
 #define LAYERNORM(NAME, NP, PARAMS, WRITE)                                               \
   {.name = NAME, .header = ln_header, .acc_type = "zr_ln_acc", .init = ln_init,          \
-   .update = ln_update, .combine = ln_combine, .finalize = ln_finalize, .write = WRITE,  \
+   .update = ln_update, .update_many = ln_update_many, .combine = ln_combine, .finalize = ln_finalize, .write = WRITE,  \
    .n_params = NP, .param_names = PARAMS, .n_scalars = 1, .scalar_names = eps_name}
 
 static const zmlx_map_reduce_desc descs[N_OPS] = {
     [OP_SOFTMAX] = {.name = "softmax", .header = sm_header, .acc_type = "zr_sm_acc",
-                    .init = sm_init, .update = sm_update, .combine = sm_combine,
+                    .init = sm_init, .update = sm_update, .update_many = sm_update_many, .combine = sm_combine,
                     .finalize = "acc.s = 1 / acc.s;", .write = "out = zr_exp(x - acc.m) * acc.s;"},
     [OP_LOG_SOFTMAX] = {.name = "log_softmax", .header = sm_header, .acc_type = "zr_sm_acc",
-                        .init = sm_init, .update = sm_update, .combine = sm_combine,
+                        .init = sm_init, .update = sm_update, .update_many = sm_update_many, .combine = sm_combine,
                         .finalize = "acc.s = zr_log(acc.s);", .write = "out = (x - acc.m) - acc.s;"},
     [OP_LN] = LAYERNORM("layernorm", 0, NULL, "out = ((x - acc.k) - acc.s) * acc.q;"),
     [OP_LN_W] = LAYERNORM("layernorm_w", 1, w_only, "out = ((x - acc.k) - acc.s) * acc.q * weight;"),

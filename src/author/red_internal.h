@@ -10,7 +10,7 @@
 
 /* One accumulation, deep-copied from whichever public description. */
 typedef struct zr_expr {
-  char *name, *header, *acc_type, *init, *update, *combine, *finalize, *write;
+  char *name, *header, *acc_type, *init, *update, *update_many, *combine, *finalize, *write;
   int n_params, n_scalars;
   char **param_names, **scalar_names;
   int has_out_dtype;

@@ -51,7 +51,8 @@ zmlx_status zmlx_reduce_create(const zmlx_reduce_desc *desc, zmlx_reduce **out) 
   *out = NULL;
   zr_expr src = {.name = (char *)desc->name, .header = (char *)desc->header,
                  .acc_type = (char *)desc->acc_type, .init = (char *)desc->init,
-                 .update = (char *)desc->update, .combine = (char *)desc->combine,
+                 .update = (char *)desc->update,
+                 .update_many = (char *)desc->update_many, .combine = (char *)desc->combine,
                  .finalize = (char *)desc->finalize, .has_out_dtype = desc->out_dtype != NULL,
                  .out_dtype = desc->out_dtype ? *desc->out_dtype : ZMLX_DTYPE_F32,
                  .compute = desc->compute};

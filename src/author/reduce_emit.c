@@ -49,7 +49,33 @@ static const char math_text[] =
     "#define zr_log(v) logf(v)\n"
     "#define zr_log1p(v) log1pf(v)\n#define zr_sqrt(v) sqrtf(v)\n"
     "#endif\n"
-    "#ifdef ZMLX_CUDA\n#define ZR_UNROLL _Pragma(\"unroll\")\n#else\n#define ZR_UNROLL\n#endif\n";
+    "#ifdef ZMLX_CUDA\n#define ZR_UNROLL _Pragma(\"unroll\")\n#else\n#define ZR_UNROLL\n#endif\n"
+    /* N elements to compute_t and back. A bf16 pair is one 32-bit word: its
+     * halves are a shift and a mask away from f32, and one cvt.rn.bf16x2
+     * rounds both back (the same round-to-nearest-even as one at a time). */
+    "#ifdef ZMLX_CUDA\n"
+    "template <int N, class T> ZMLX_FN void zr_tocv(compute_t *c, const T *v) {\n"
+    "  ZR_UNROLL\n  for (int i = 0; i < N; i++) c[i] = ZR_TOC(v[i]);\n}\n"
+    "template <int N, class T> ZMLX_FN void zr_fromcv(T *v, const compute_t *c) {\n"
+    "  ZR_UNROLL\n  for (int i = 0; i < N; i++) zmlx_store(v, i, c[i]);\n}\n"
+    "#if !COMPUTE_F64\n"
+    "template <int N> ZMLX_FN void zr_tocv(compute_t *c, const zmlx_bf16 *v) {\n"
+    "  if (N % 2) {\n    ZR_UNROLL\n    for (int i = 0; i < N; i++) c[i] = ZR_TOC(v[i]);\n    return;\n  }\n"
+    "  const unsigned *w = (const unsigned *)v;\n"
+    "  ZR_UNROLL\n  for (int i = 0; i < N / 2; i++) {\n"
+    "    c[2 * i] = __uint_as_float(w[i] << 16);\n"
+    "    c[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);\n  }\n}\n"
+    "template <int N> ZMLX_FN void zr_fromcv(zmlx_bf16 *v, const compute_t *c) {\n"
+    "  if (N % 2) {\n    ZR_UNROLL\n    for (int i = 0; i < N; i++) zmlx_store(v, i, c[i]);\n    return;\n  }\n"
+    "  unsigned *w = (unsigned *)v;\n"
+    "  ZR_UNROLL\n  for (int i = 0; i < N / 2; i++)\n"
+    "    asm(\"cvt.rn.bf16x2.f32 %0, %1, %2;\" : \"=r\"(w[i]) : \"f\"(c[2 * i + 1]), \"f\"(c[2 * i]));\n}\n"
+    "#endif\n"
+    "#define ZR_TOCV(N, c, v) zr_tocv<N>(c, v)\n#define ZR_FROMCV(N, v, c) zr_fromcv<N>(v, c)\n"
+    "#else\n"
+    "#define ZR_TOCV(N, c, v) for (int _zi = 0; _zi < (int)(N); _zi++) (c)[_zi] = ZR_TOC((v)[_zi])\n"
+    "#define ZR_FROMCV(N, v, c) for (int _zi = 0; _zi < (int)(N); _zi++) zmlx_store(v, _zi, (c)[_zi])\n"
+    "#endif\n";
 
 /* Shuffles of any trivially copyable type, one 32-bit word at a time. */
 static const char shfl_text[] =
@@ -84,6 +110,18 @@ void zr_emit_common(zmlx_strbuf *sb, const zr_expr *e, const char *kname) {
   zr_emit_scalar_locals(sb, e);
   zr_emit_user(sb, e, kname, "update", e->update);
   zmlx_sb_append(sb, "  *_za = acc;\n}\n");
+  /* nx consecutive elements from position idx; without the user's own
+   * statement, update one at a time. */
+  zmlx_sb_append(sb, "ZMLX_FN void zr_update_many(acc_t *_za, const compute_t *xs, const int nx, "
+                     "const long long idx, const zr_scalars_t *_zs) {\n");
+  if (e->update_many) {
+    zmlx_sb_append(sb, "  acc_t acc = *_za;\n  (void)xs; (void)nx; (void)idx;\n");
+    zr_emit_scalar_locals(sb, e);
+    zr_emit_user(sb, e, kname, "update_many", e->update_many);
+    zmlx_sb_append(sb, "  *_za = acc;\n}\n");
+  } else {
+    zmlx_sb_append(sb, "  for (int _zi = 0; _zi < nx; _zi++) zr_update(_za, xs[_zi], idx + _zi, _zs);\n}\n");
+  }
   zmlx_sb_append(sb, "ZMLX_FN void zr_combine(acc_t *_za, const acc_t other) {\n  acc_t acc = *_za;\n");
   zr_emit_user(sb, e, kname, "combine", e->combine);
   zmlx_sb_append(sb, "  *_za = acc;\n}\n");

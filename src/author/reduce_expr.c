@@ -32,6 +32,7 @@ void zr_expr_free(zr_expr *e) {
   free(e->acc_type);
   free(e->init);
   free(e->update);
+  free(e->update_many);
   free(e->combine);
   free(e->finalize);
   free(e->write);
@@ -42,7 +43,7 @@ void zr_expr_free(zr_expr *e) {
 
 /* Names the generated code uses for its own variables. */
 static int reserved_name(const char *s) {
-  static const char *words[] = {"x", "out", "acc", "other", "idx", "n", "compute_t", "acc_t"};
+  static const char *words[] = {"x", "xs", "nx", "out", "acc", "other", "idx", "n", "compute_t", "acc_t"};
   for (size_t i = 0; i < sizeof words / sizeof *words; i++)
     if (!strcmp(s, words[i])) return 1;
   return !strncmp(s, "_z", 2) || !strncmp(s, "zr_", 3);
@@ -59,7 +60,7 @@ static zmlx_status check_names(const char *op, const char *kname, const char *wh
                        kname, what, names[i] ? names[i] : "(null)");
     if (reserved_name(names[i]))
       return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, op,
-                       "kernel '%s': %s name '%s' is reserved (x, out, acc, other, idx, n, _z*, zr_*)",
+                       "kernel '%s': %s name '%s' is reserved (x, xs, nx, out, acc, other, idx, n, _z*, zr_*)",
                        kname, what, names[i]);
   }
   return ZMLX_STATUS_OK;
@@ -102,6 +103,7 @@ zmlx_status zr_expr_copy(const char *op, const zr_expr *s, zr_expr *d) {
   d->acc_type = dup_or_null(s->acc_type ? s->acc_type : "compute_t", &ok);
   d->init = dup_or_null(s->init, &ok);
   d->update = dup_or_null(s->update, &ok);
+  d->update_many = s->update_many && s->update_many[0] ? dup_or_null(s->update_many, &ok) : NULL;
   d->combine = dup_or_null(s->combine, &ok);
   d->finalize = dup_or_null(s->finalize, &ok);
   d->write = dup_or_null(s->write, &ok);

@@ -20,6 +20,14 @@ static const char arg_header[] = "typedef struct zr_arg_acc { compute_t v; long 
   "if (" V " " CMP " acc.v || (" V " == acc.v && " I " < acc.i) ||\n"                 \
   "    (" V " != " V " && (acc.v == acc.v || " I " < acc.i))) { acc.v = " V "; acc.i = " I "; }"
 
+/* A vector's own winner first (int index, no 64-bit compare per element),
+ * then one merge: the same order as element by element. */
+#define ARG_MANY(CMP)                                                                 \
+  "compute_t bv = xs[0]; int bi = 0;\n"                                               \
+  "for (int i = 1; i < nx; i++)\n"                                                    \
+  "  if (xs[i] " CMP " bv || (xs[i] != xs[i] && bv == bv)) { bv = xs[i]; bi = i; }\n" \
+  "const long long bidx = idx + bi;\n" ARG_PICK(CMP, "bv", "bidx")
+
 static const zmlx_reduce_desc descs[N_OPS] = {
     [OP_SUM] = {.name = "sum", .init = "acc = 0;", .update = "acc += x;",
                 .combine = "acc += other;"},
@@ -33,12 +41,12 @@ static const zmlx_reduce_desc descs[N_OPS] = {
                 .combine = "if (other < acc || other != other) acc = other;"},
     [OP_ARGMAX] = {.name = "argmax", .header = arg_header, .acc_type = "zr_arg_acc",
                    .init = "acc.v = -INFINITY; acc.i = 0x7fffffffffffffffLL;",
-                   .update = ARG_PICK(">", "x", "idx"),
+                   .update = ARG_PICK(">", "x", "idx"), .update_many = ARG_MANY(">"),
                    .combine = ARG_PICK(">", "other.v", "other.i"), .finalize = "out = acc.i;",
                    .index_output = 1},
     [OP_ARGMIN] = {.name = "argmin", .header = arg_header, .acc_type = "zr_arg_acc",
                    .init = "acc.v = INFINITY; acc.i = 0x7fffffffffffffffLL;",
-                   .update = ARG_PICK("<", "x", "idx"),
+                   .update = ARG_PICK("<", "x", "idx"), .update_many = ARG_MANY("<"),
                    .combine = ARG_PICK("<", "other.v", "other.i"), .finalize = "out = acc.i;",
                    .index_output = 1},
 };
