@@ -113,6 +113,15 @@ zmlx_status zmlx_reduce_argmin(zmlx_array *x, int n_axes, const int *axes, int k
  * value, as compute_t) and each scalar (compute_t) by name, and assigns
  * `out`. Params are 1-D arrays of the row's length (per-column weights).
  *
+ * An optional first pass (pre_init, pre_update, pre_combine, and
+ * pre_finalize, which may be NULL) reduces the row into a compute_t `acc`
+ * before pass 1; its result is visible as `pre` (compute_t) to update,
+ * update_many, finalize and write. It turns one-pass formulas into exact
+ * two-pass ones with plain accumulators: softmax's maximum first, then a
+ * plain sum of exp(x - pre); layernorm's mean first, then the sum of
+ * squared deviations. A row on chip is still read once; a streamed row is
+ * read three times.
+ *
  * A row that fits on chip (up to 8 vectors of 16 bytes per thread, 1024
  * threads, 256 in f64 compute: 64K bf16 or 32K f32 elements when rows are
  * 16-byte aligned) is read once and kept in registers between the passes; longer rows are
@@ -130,6 +139,10 @@ typedef struct zmlx_map_reduce_desc {
   const char *combine;
   const char *finalize;         /* optional, e.g. "acc.s = 1 / acc.s;" */
   const char *write;            /* e.g. "out = zr_exp(x - acc.m) * acc.s;" */
+  const char *pre_init;         /* optional first pass, e.g. "acc = -INFINITY;" */
+  const char *pre_update;       /* e.g. "if (x > acc || x != x) acc = x;" */
+  const char *pre_combine;      /* e.g. "if (other > acc || other != other) acc = other;" */
+  const char *pre_finalize;     /* optional; sees n and the scalars */
   int n_params;
   const char *const *param_names;
   int n_scalars;

@@ -65,7 +65,9 @@ zmlx_status zmlx_map_reduce_create(const zmlx_map_reduce_desc *desc, zmlx_map_re
                  .n_scalars = desc->n_scalars, .scalar_names = (char **)desc->scalar_names,
                  .has_out_dtype = desc->out_dtype != NULL,
                  .out_dtype = desc->out_dtype ? *desc->out_dtype : ZMLX_DTYPE_F32,
-                 .compute = desc->compute};
+                 .compute = desc->compute,
+                 .pre_init = (char *)desc->pre_init, .pre_update = (char *)desc->pre_update,
+                 .pre_combine = (char *)desc->pre_combine, .pre_finalize = (char *)desc->pre_finalize};
   zmlx_map_reduce *k = calloc(1, sizeof *k);
   if (!k) return zmlx_fail(ZMLX_STATUS_OUT_OF_MEMORY, op, "out of host memory");
   zmlx_status s = zr_expr_copy(op, &src, &k->e);
@@ -117,6 +119,23 @@ static zmlx_status check_params(const zmlx_map_reduce *k, const zmlx_array *x, i
   return ZMLX_STATUS_OK;
 }
 
+/* On chip: rows of at most ON_CHIP_VECS(compute) 16-byte vectors (fewer,
+ * narrower vectors when rows are not 16-byte aligned). */
+static int64_t on_chip_vecs(zmlx_dtype compute) {
+  /* f64 needs twice the registers: 1024-thread blocks of it do not launch. */
+  return (int64_t)(compute == ZMLX_DTYPE_F64 ? 256 : 1024) * zr_tune()->mr_max_nv;
+}
+
+int zr_map_reduce_rows_fit(const zmlx_array *x, int axis) {
+  if (!x || x->ndim == 0) return 0;
+  if (axis < 0) axis += x->ndim;
+  if (axis < 0 || axis >= x->ndim) return 0;
+  size_t es = zmlx_dtype_size(x->dtype);
+  int64_t vec = es && es < 16 ? (int64_t)(16 / es) : 1;
+  zmlx_dtype compute = x->dtype == ZMLX_DTYPE_F64 ? ZMLX_DTYPE_F64 : ZMLX_DTYPE_F32;
+  return (x->shape[axis] + vec - 1) / vec <= on_chip_vecs(compute);
+}
+
 /* One launch over the rows of r into target (contiguous rows). */
 static zmlx_status run(zmlx_map_reduce *k, const zr_rows *r, zmlx_array *const *params,
                        const double *scalars, zmlx_array *target, zr_sources *dry) {
@@ -144,9 +163,8 @@ static zmlx_status run(zmlx_map_reduce *k, const zr_rows *r, zmlx_array *const *
   int vec = zr_vec_for(sizes[0], nm, mults, np, ptrs, sizes);
   int64_t nvec = r->R / vec;
   zmlx_dtype compute = zr_compute_for(e, r->view->dtype);
-  /* f64 needs twice the registers: 1024-thread blocks of it do not launch. */
   int max_tpr = compute == ZMLX_DTYPE_F64 ? 256 : 1024;
-  int onchip = nvec <= (int64_t)max_tpr * tu->mr_max_nv;
+  int onchip = nvec <= on_chip_vecs(compute);
   int tpr = onchip ? zr_pow2_clamp((nvec + tu->mr_nv - 1) / tu->mr_nv, 1, max_tpr)
                    : zr_pow2_clamp((nvec + tu->mr_unroll - 1) / tu->mr_unroll, 1, max_tpr);
   int nv = onchip ? (int)((nvec + tpr - 1) / tpr) : 1;

@@ -71,7 +71,34 @@ static const char ln_finalize[] =
     "acc.s = m;\n"
     "acc.q = 1 / zr_sqrt((var > 0 ? var : 0) + eps);";
 
-enum { OP_SOFTMAX, OP_LOG_SOFTMAX, OP_LN, OP_LN_W, OP_LN_B, OP_LN_WB, N_OPS };
+/* Two-pass forms for rows held on chip (read once either way): the first
+ * pass's result (`pre`) makes the accumulators plain sums, whose group
+ * reduction costs a shuffle and an add per step instead of the online
+ * forms' rescaling. Streamed rows keep the online forms (two reads, not
+ * three). NaN: the maximum pass keeps a NaN, so every exp(x - pre) is NaN. */
+#define MAX_PASS                                                                  \
+  .pre_init = "acc = -INFINITY;", .pre_update = "if (x > acc || x != x) acc = x;", \
+  .pre_combine = "if (other > acc || other != other) acc = other;"
+static const char sm2_update_many[] = "for (int i = 0; i < nx; i++) acc += zr_exp(xs[i] - pre);";
+/* The mean first (`pre`, rounded), then shifted sums around it as the
+ * online form has them around its first element: x - pre is exact for
+ * values near the mean, s/n recovers what rounding the mean lost, and the
+ * shift is the same in every lane, so combining is two adds. */
+#define MEAN_PASS                                                                 \
+  .pre_init = "acc = 0;", .pre_update = "acc += x;", .pre_combine = "acc += other;", \
+  .pre_finalize = "acc = acc / (compute_t)n;"
+static const char ln2_header[] = "typedef struct zr_ln2_acc { compute_t s, q; } zr_ln2_acc;\n";
+static const char ln2_update_many[] =
+    "for (int i = 0; i < nx; i++) { const compute_t d = xs[i] - pre; acc.s += d; acc.q += d * d; }";
+/* s becomes the mean's offset from pre, q 1 / sqrt(var + eps). */
+static const char ln2_finalize[] =
+    "const compute_t m = acc.s / (compute_t)n, var = acc.q / (compute_t)n - m * m;\n"
+    "acc.s = m;\n"
+    "acc.q = 1 / zr_sqrt((var > 0 ? var : 0) + eps);";
+
+enum { OP_SOFTMAX, OP_LOG_SOFTMAX, OP_LN, OP_LN_W, OP_LN_B, OP_LN_WB, N_ONLINE,
+       /* the same ops, on-chip forms */
+       OP_SOFTMAX2 = N_ONLINE, OP_LOG_SOFTMAX2, OP_LN2, OP_LN2_W, OP_LN2_B, OP_LN2_WB, N_OPS };
 
 static const char *const w_only[] = {"weight"}, *const b_only[] = {"bias"},
                          *const wb[] = {"weight", "bias"}, *const eps_name[] = {"eps"};
@@ -80,6 +107,14 @@ static const char *const w_only[] = {"weight"}, *const b_only[] = {"bias"},
   {.name = NAME, .header = ln_header, .acc_type = "zr_ln_acc", .init = ln_init,          \
    .update = ln_update, .update_many = ln_update_many, .combine = ln_combine, .finalize = ln_finalize, .write = WRITE,  \
    .n_params = NP, .param_names = PARAMS, .n_scalars = 1, .scalar_names = eps_name}
+
+#define LAYERNORM2(NAME, NP, PARAMS, WRITE)                                              \
+  {.name = NAME, .header = ln2_header, .acc_type = "zr_ln2_acc", .init = "acc.s = 0; acc.q = 0;", \
+   .update = "const compute_t d = x - pre; acc.s += d; acc.q += d * d;",                  \
+   .update_many = ln2_update_many, .combine = "acc.s += other.s; acc.q += other.q;",      \
+   .finalize = ln2_finalize,                                                              \
+   .write = WRITE, .n_params = NP, .param_names = PARAMS, .n_scalars = 1,                 \
+   .scalar_names = eps_name, MEAN_PASS}
 
 static const zmlx_map_reduce_desc descs[N_OPS] = {
     [OP_SOFTMAX] = {.name = "softmax", .header = sm_header, .acc_type = "zr_sm_acc",
@@ -92,6 +127,17 @@ static const zmlx_map_reduce_desc descs[N_OPS] = {
     [OP_LN_W] = LAYERNORM("layernorm_w", 1, w_only, "out = ((x - acc.k) - acc.s) * acc.q * weight;"),
     [OP_LN_B] = LAYERNORM("layernorm_b", 1, b_only, "out = ((x - acc.k) - acc.s) * acc.q + bias;"),
     [OP_LN_WB] = LAYERNORM("layernorm_wb", 2, wb, "out = ((x - acc.k) - acc.s) * acc.q * weight + bias;"),
+    [OP_SOFTMAX2] = {.name = "softmax_onchip", .init = "acc = 0;", .update = "acc += zr_exp(x - pre);",
+                     .update_many = sm2_update_many, .combine = "acc += other;",
+                     .finalize = "acc = 1 / acc;", .write = "out = zr_exp(x - pre) * acc;", MAX_PASS},
+    [OP_LOG_SOFTMAX2] = {.name = "log_softmax_onchip", .init = "acc = 0;",
+                         .update = "acc += zr_exp(x - pre);", .update_many = sm2_update_many,
+                         .combine = "acc += other;", .finalize = "acc = zr_log(acc);",
+                         .write = "out = (x - pre) - acc;", MAX_PASS},
+    [OP_LN2] = LAYERNORM2("layernorm_onchip", 0, NULL, "out = ((x - pre) - acc.s) * acc.q;"),
+    [OP_LN2_W] = LAYERNORM2("layernorm_w_onchip", 1, w_only, "out = ((x - pre) - acc.s) * acc.q * weight;"),
+    [OP_LN2_B] = LAYERNORM2("layernorm_b_onchip", 1, b_only, "out = ((x - pre) - acc.s) * acc.q + bias;"),
+    [OP_LN2_WB] = LAYERNORM2("layernorm_wb_onchip", 2, wb, "out = ((x - pre) - acc.s) * acc.q * weight + bias;"),
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -120,15 +166,20 @@ zmlx_status zr_map_reduce_op(const char *name, zmlx_map_reduce **k) {
   return zmlx_fail(ZMLX_STATUS_NOT_FOUND, "map_reduce", "no ready-made map_reduce '%s'", name);
 }
 
+/* The on-chip form where x's rows fit on chip, else the online one. */
+static zmlx_status get_for(int which, zmlx_array *x, int axis, zmlx_map_reduce **k) {
+  return get_op(x && zr_map_reduce_rows_fit(x, axis) ? which + N_ONLINE : which, k);
+}
+
 zmlx_status zmlx_softmax(zmlx_array *x, int axis, zmlx_array **out) {
   zmlx_map_reduce *k;
-  ZMLX_TRY(get_op(OP_SOFTMAX, &k));
+  ZMLX_TRY(get_for(OP_SOFTMAX, x, axis, &k));
   return zmlx_map_reduce_launch(k, x, axis, 0, NULL, 0, NULL, out);
 }
 
 zmlx_status zmlx_log_softmax(zmlx_array *x, int axis, zmlx_array **out) {
   zmlx_map_reduce *k;
-  ZMLX_TRY(get_op(OP_LOG_SOFTMAX, &k));
+  ZMLX_TRY(get_for(OP_LOG_SOFTMAX, x, axis, &k));
   return zmlx_map_reduce_launch(k, x, axis, 0, NULL, 0, NULL, out);
 }
 
@@ -140,6 +191,6 @@ zmlx_status zmlx_layernorm(zmlx_array *x, zmlx_array *weight, zmlx_array *bias, 
   if (weight) params[np++] = weight;
   if (bias) params[np++] = bias;
   zmlx_map_reduce *k;
-  ZMLX_TRY(get_op(which, &k));
+  ZMLX_TRY(get_for(which, x, -1, &k));
   return zmlx_map_reduce_launch(k, x, -1, np, params, 1, &eps, out);
 }

@@ -11,6 +11,8 @@
 /* One accumulation, deep-copied from whichever public description. */
 typedef struct zr_expr {
   char *name, *header, *acc_type, *init, *update, *update_many, *combine, *finalize, *write;
+  /* map_reduce's optional first pass over the row (compute_t `pre`). */
+  char *pre_init, *pre_update, *pre_combine, *pre_finalize;
   int n_params, n_scalars;
   char **param_names, **scalar_names;
   int has_out_dtype;
@@ -175,6 +177,8 @@ char *zr_scan_body(void);
  * on first use; the library keeps ownership. */
 zmlx_status zr_reduce_op(const char *name, zmlx_reduce **k);
 zmlx_status zr_map_reduce_op(const char *name, zmlx_map_reduce **k);
+/* Whether map_reduce keeps x's rows along axis on chip (16-byte aligned rows). */
+int zr_map_reduce_rows_fit(const zmlx_array *x, int axis);
 zmlx_status zr_scan_op(const char *name, zmlx_scan **k);
 /* Frees the ready-made reduce, map_reduce and scan kernels (each file's
  * own, then all three). zmlx_shutdown must call zk_red_shutdown before the

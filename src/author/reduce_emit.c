@@ -26,14 +26,16 @@ void zr_emit_scalar_locals(zmlx_strbuf *sb, const zr_expr *e) {
   for (int i = 0; i < e->n_scalars; i++)
     zmlx_sb_printf(sb, "  const compute_t %s = _zs->%s; (void)%s;\n", e->scalar_names[i],
                    e->scalar_names[i], e->scalar_names[i]);
+  if (e->pre_init) zmlx_sb_append(sb, "  const compute_t pre = _zs->_zpre; (void)pre;\n");
   zmlx_sb_append(sb, "  (void)_zs;\n");
 }
 
 void zr_emit_scalars_init(zmlx_strbuf *sb, const zr_expr *e) {
-  zmlx_sb_append(sb, "const zr_scalars_t _zsc = {");
+  zmlx_sb_append(sb, e->pre_init ? "zr_scalars_t _zsc = {" : "const zr_scalars_t _zsc = {");
   for (int i = 0; i < e->n_scalars; i++)
     zmlx_sb_printf(sb, "%s(compute_t)%s", i ? ", " : "", e->scalar_names[i]);
-  zmlx_sb_append(sb, e->n_scalars ? "};\n" : "0};\n");
+  if (e->pre_init) zmlx_sb_append(sb, e->n_scalars ? ", 0" : "0");
+  zmlx_sb_append(sb, e->n_scalars || e->pre_init ? "};\n" : "0};\n");
 }
 
 static const char math_text[] =
@@ -99,7 +101,9 @@ void zr_emit_common(zmlx_strbuf *sb, const zr_expr *e, const char *kname) {
   zmlx_sb_printf(sb, "typedef %s acc_t;\n", e->acc_type);
   zmlx_sb_append(sb, "typedef struct zr_scalars_t {");
   for (int i = 0; i < e->n_scalars; i++) zmlx_sb_printf(sb, " compute_t %s;", e->scalar_names[i]);
-  zmlx_sb_append(sb, e->n_scalars ? " } zr_scalars_t;\n" : " int _zunused; } zr_scalars_t;\n");
+  /* The first pass's result travels with the scalars to every function. */
+  if (e->pre_init) zmlx_sb_append(sb, " compute_t _zpre;");
+  zmlx_sb_append(sb, e->n_scalars || e->pre_init ? " } zr_scalars_t;\n" : " int _zunused; } zr_scalars_t;\n");
   /* Slots for partial accumulators hold at most ACC_SLOT bytes. */
   zmlx_sb_append(sb, "typedef char zr_acc_fits_in_slot[sizeof(acc_t) <= ACC_SLOT ? 1 : -1];\n");
   zmlx_sb_append(sb, "ZMLX_FN void zr_init(acc_t *_za) {\n  acc_t acc;\n");

@@ -36,6 +36,10 @@ void zr_expr_free(zr_expr *e) {
   free(e->combine);
   free(e->finalize);
   free(e->write);
+  free(e->pre_init);
+  free(e->pre_update);
+  free(e->pre_combine);
+  free(e->pre_finalize);
   free_list(e->param_names, e->n_params);
   free_list(e->scalar_names, e->n_scalars);
   memset(e, 0, sizeof *e);
@@ -43,7 +47,7 @@ void zr_expr_free(zr_expr *e) {
 
 /* Names the generated code uses for its own variables. */
 static int reserved_name(const char *s) {
-  static const char *words[] = {"x", "xs", "nx", "out", "acc", "other", "idx", "n", "compute_t", "acc_t"};
+  static const char *words[] = {"x", "xs", "nx", "out", "acc", "other", "idx", "n", "pre", "compute_t", "acc_t"};
   for (size_t i = 0; i < sizeof words / sizeof *words; i++)
     if (!strcmp(s, words[i])) return 1;
   return !strncmp(s, "_z", 2) || !strncmp(s, "zr_", 3);
@@ -60,7 +64,7 @@ static zmlx_status check_names(const char *op, const char *kname, const char *wh
                        kname, what, names[i] ? names[i] : "(null)");
     if (reserved_name(names[i]))
       return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, op,
-                       "kernel '%s': %s name '%s' is reserved (x, xs, nx, out, acc, other, idx, n, _z*, zr_*)",
+                       "kernel '%s': %s name '%s' is reserved (x, xs, nx, out, acc, other, idx, n, pre, _z*, zr_*)",
                        kname, what, names[i]);
   }
   return ZMLX_STATUS_OK;
@@ -82,6 +86,14 @@ static zmlx_status check_expr(const char *op, const zr_expr *s) {
   if (s->has_out_dtype && !zk_ctype(s->out_dtype))
     return zmlx_fail(ZMLX_STATUS_DTYPE_UNSUPPORTED, op, "kernel '%s': output dtype %d", s->name,
                      (int)s->out_dtype);
+  int npre = !!(s->pre_init && s->pre_init[0]) + !!(s->pre_update && s->pre_update[0]) +
+             !!(s->pre_combine && s->pre_combine[0]);
+  if (npre != 0 && npre != 3)
+    return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, op,
+                     "kernel '%s': a first pass needs pre_init, pre_update and pre_combine", s->name);
+  if (!npre && s->pre_finalize && s->pre_finalize[0])
+    return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, op,
+                     "kernel '%s': pre_finalize without pre_init, pre_update and pre_combine", s->name);
   if (s->acc_type && !s->acc_type[0])
     return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, op, "kernel '%s': empty acc_type", s->name);
   ZMLX_TRY(check_names(op, s->name, "param", s->n_params, (const char *const *)s->param_names));
@@ -107,6 +119,12 @@ zmlx_status zr_expr_copy(const char *op, const zr_expr *s, zr_expr *d) {
   d->combine = dup_or_null(s->combine, &ok);
   d->finalize = dup_or_null(s->finalize, &ok);
   d->write = dup_or_null(s->write, &ok);
+  if (s->pre_init) {
+    d->pre_init = dup_or_null(s->pre_init, &ok);
+    d->pre_update = dup_or_null(s->pre_update, &ok);
+    d->pre_combine = dup_or_null(s->pre_combine, &ok);
+    d->pre_finalize = dup_or_null(s->pre_finalize, &ok);
+  }
   d->n_params = s->n_params;
   d->n_scalars = s->n_scalars;
   d->param_names = dup_list(s->n_params, (const char *const *)s->param_names, &ok);
