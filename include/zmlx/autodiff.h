@@ -2,6 +2,7 @@
 #define ZMLX_AUTODIFF_H
 #include <stdint.h>
 #include "zmlx/elementwise.h"
+#include "zmlx/reduce.h"
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -28,8 +29,10 @@ extern "C" {
  *  - zmlx_tape_elementwise_with_backward: elementwise kernels that you
  *    write, one per input, compute the gradients; the tape launches them
  *    like any recorded operation, so they can be differentiated again.
- *  - zmlx_tape_record_custom: any operation (reductions, map_reduce, raw
- *    kernels, host code) with a backward callback.
+ *  - zmlx_tape_reduce, zmlx_tape_map_reduce: the backward rule the kernel's
+ *    description carries (zmlx/reduce.h).
+ *  - zmlx_tape_record_custom: any operation (raw kernels, host code) with
+ *    a backward callback.
  * The gradients of an array used more than once (by several operations,
  * or twice by one) are summed in f64 and rounded once to the dtype of the
  * first of them.
@@ -127,6 +130,24 @@ zmlx_status zmlx_tape_record_custom(zmlx_tape *t, const char *name, int n_inputs
                                     zmlx_array *const *outputs,
                                     zmlx_tape_backward_fn backward, void *ctx,
                                     void (*ctx_free)(void *ctx));
+
+/* Reductions and map-reductions (zmlx/reduce.h), recorded with their
+ * kernel's backward rule (a gradient reaching a kernel without one fails
+ * with UNSUPPORTED). Index reductions (argmax) run unrecorded: they have
+ * no gradient. *out is a new array owned by the caller. */
+zmlx_status zmlx_tape_reduce(zmlx_tape *t, zmlx_reduce *k, zmlx_array *x, int n_axes,
+                             const int *axes, int keepdims, zmlx_array **out);
+zmlx_status zmlx_tape_map_reduce(zmlx_tape *t, zmlx_map_reduce *k, zmlx_array *x, int axis,
+                                 int n_params, zmlx_array *const *params, int n_scalars,
+                                 const double *scalars, zmlx_array **out);
+
+/* Recorded views: zmlx_array_reshape and zmlx_array_broadcast_to whose
+ * backward rules are a reshape back and a sum over the broadcast
+ * dimensions. */
+zmlx_status zmlx_tape_reshape(zmlx_tape *t, zmlx_array *a, int ndim, const int64_t *shape,
+                              zmlx_array **out);
+zmlx_status zmlx_tape_broadcast_to(zmlx_tape *t, zmlx_array *a, int ndim, const int64_t *shape,
+                                   zmlx_array **out);
 
 /* zmlx_tape_backward flags. */
 #define ZMLX_TAPE_CREATE_GRAPH 1

@@ -44,6 +44,42 @@ extern "C" {
  * the input is copied first (see each section). Errors name the op, the
  * kernel, the shapes, dtypes and device. */
 
+/* ---- gradients -----------------------------------------------------------
+ * A reduce or map_reduce description may carry a backward rule: a C
+ * function that computes the input gradients from the output's gradient
+ * with ZMLX operations. zmlx_reduce_backward / zmlx_map_reduce_backward run
+ * it; zmlx_tape_reduce / zmlx_tape_map_reduce (zmlx/autodiff.h) record the
+ * kernel on a tape with it as the node's backward. A rule should compute
+ * through the tape it is given (zmlx_tape_elementwise, zmlx_tape_reduce,
+ * zmlx_tape_map_reduce, zmlx_tape_reshape, zmlx_tape_broadcast_to): those
+ * operations are recorded during a backward with ZMLX_TAPE_CREATE_GRAPH,
+ * so the gradients themselves can be differentiated; outside a tape they
+ * simply run. The ready-made kernels (zmlx_reduce_builtin,
+ * zmlx_map_reduce_builtin) carry rules written that way. */
+typedef struct zmlx_tape zmlx_tape;
+
+typedef struct zmlx_reduce_grad_args {
+  zmlx_array *x;                /* the input */
+  zmlx_array *out;              /* the forward result */
+  zmlx_array *g;                /* the gradient of out (out's shape) */
+  int n_axes;                   /* reduce: the reduced axes, ascending, */
+  const int *axes;              /*   non-negative (all of x's when 0 were given) */
+  int keepdims;                 /* reduce */
+  int axis;                     /* map_reduce: the row axis, non-negative */
+  int n_params;                 /* map_reduce: params and scalars as launched */
+  zmlx_array *const *params;
+  int n_scalars;
+  const double *scalars;
+  void *ctx;                    /* the description's backward_ctx */
+} zmlx_reduce_grad_args;
+
+/* Set *dx (NULL on entry) to the gradient of x, a new array shaped like x
+ * on its device (or leave it NULL: no gradient); map_reduce rules also set
+ * dparams[i] (n_params slots, NULL on entry) for the params that get one.
+ * Results are taken also when the rule fails. */
+typedef zmlx_status (*zmlx_reduce_backward_fn)(zmlx_tape *t, const zmlx_reduce_grad_args *a,
+                                               zmlx_array **dx, zmlx_array **dparams);
+
 /* ---- reduce ------------------------------------------------------------
  * Reduces over any set of axes. update and combine may see the elements in
  * any order and grouping: combine must be associative and commutative.
@@ -74,6 +110,8 @@ typedef struct zmlx_reduce_desc {
   /* The result is an index along the reduced axes (argmax): the default
    * output dtype is i64, and reducing zero elements is an error. */
   int index_output;
+  zmlx_reduce_backward_fn backward;  /* optional (see gradients above) */
+  void *backward_ctx;                /* borrowed: must outlive the kernel */
 } zmlx_reduce_desc;
 
 zmlx_status zmlx_reduce_create(const zmlx_reduce_desc *desc, zmlx_reduce **out);
@@ -87,6 +125,17 @@ zmlx_status zmlx_reduce_launch(zmlx_reduce *k, zmlx_array *x, int n_axes, const 
 zmlx_status zmlx_reduce_launch_into(zmlx_reduce *k, zmlx_array *x, int n_axes,
                                     const int *axes, int keepdims, zmlx_array *out);
 zmlx_status zmlx_reduce_stats_get(const zmlx_reduce *k, zmlx_kernel_stats *out);
+/* The gradient of x given out = reduce(x) (as launched with these axes and
+ * keepdims) and g, out's gradient, from the kernel's backward rule
+ * (UNSUPPORTED without one). *dx is a new array shaped like x, or NULL
+ * when the rule gives none. */
+zmlx_status zmlx_reduce_backward(zmlx_reduce *k, zmlx_array *x, int n_axes, const int *axes,
+                                 int keepdims, zmlx_array *out, zmlx_array *g, zmlx_array **dx);
+/* The ready-made kernels behind the functions below, with backward rules
+ * (sum and mean: g spread over the reduced elements; max and min: g shared
+ * equally by the elements equal to the result; argmax/argmin: none). The
+ * kernel is borrowed: it lives until zmlx_shutdown. */
+zmlx_status zmlx_reduce_builtin(const char *name, zmlx_reduce **out);
 
 /* Ready-made reductions (compiled once per process, on first use). NaN
  * propagates through max/min; argmax/argmin return the first NaN, and the
@@ -149,6 +198,8 @@ typedef struct zmlx_map_reduce_desc {
   const char *const *scalar_names;
   const zmlx_dtype *out_dtype;  /* NULL: the input's dtype (must be a float) */
   zmlx_dtype compute;
+  zmlx_reduce_backward_fn backward;  /* optional (see gradients above) */
+  void *backward_ctx;                /* borrowed: must outlive the kernel */
 } zmlx_map_reduce_desc;
 
 zmlx_status zmlx_map_reduce_create(const zmlx_map_reduce_desc *desc, zmlx_map_reduce **out);
@@ -161,6 +212,20 @@ zmlx_status zmlx_map_reduce_launch_into(zmlx_map_reduce *k, zmlx_array *x, int a
                                         int n_params, zmlx_array *const *params,
                                         int n_scalars, const double *scalars, zmlx_array *out);
 zmlx_status zmlx_map_reduce_stats_get(const zmlx_map_reduce *k, zmlx_kernel_stats *out);
+/* Gradients of x and of the params given out = map_reduce(x, ...) and g
+ * (out's shape), from the kernel's backward rule (UNSUPPORTED without
+ * one). dparams has n_params slots (NULL when n_params is 0); each result
+ * is a new array, or NULL where the rule gives none. */
+zmlx_status zmlx_map_reduce_backward(zmlx_map_reduce *k, zmlx_array *x, int axis, int n_params,
+                                     zmlx_array *const *params, int n_scalars,
+                                     const double *scalars, zmlx_array *out, zmlx_array *g,
+                                     zmlx_array **dx, zmlx_array **dparams);
+/* The ready-made kernels behind zmlx_softmax, zmlx_log_softmax and
+ * zmlx_layernorm, with backward rules: "softmax", "log_softmax" (one
+ * axis), "layernorm" (no params), "layernorm_w" (weight), "layernorm_b"
+ * (bias), "layernorm_wb" (weight, bias), each with the scalar eps and over
+ * the last axis. Borrowed: they live until zmlx_shutdown. */
+zmlx_status zmlx_map_reduce_builtin(const char *name, zmlx_map_reduce **out);
 
 zmlx_status zmlx_softmax(zmlx_array *x, int axis, zmlx_array **out);
 zmlx_status zmlx_log_softmax(zmlx_array *x, int axis, zmlx_array **out);
@@ -188,7 +253,6 @@ typedef struct zmlx_scan_desc {
   const char *acc_type;
   const char *init;
   const char *update;
-  const char *update_many;      /* optional */
   const char *combine;
   const char *finalize;         /* NULL: "out = acc;" */
   const zmlx_dtype *out_dtype;  /* NULL: the input's dtype (must be a float) */

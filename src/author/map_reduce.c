@@ -15,10 +15,32 @@ enum { EXTRA_SC = 5 };
 struct zmlx_map_reduce {
   zr_expr e;
   zmlx_kernel *k;
+  zmlx_reduce_backward_fn backward;
+  void *backward_ctx;
+  zmlx_map_reduce *twin;  /* owned; rows on chip run it */
 };
+
+void zr_map_reduce_set_twin(zmlx_map_reduce *k, zmlx_map_reduce *twin) {
+  zmlx_map_reduce_destroy(k->twin);
+  k->twin = twin;
+}
+
+zmlx_status zr_map_reduce_grad_prepare(zmlx_map_reduce *k, zmlx_array *x, int axis,
+                                       zr_grad_info *gi) {
+  memset(gi, 0, sizeof *gi);
+  if (!k) return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, op, "kernel is NULL");
+  ZMLX_TRY(zr_check_input(op, k->e.name, x));
+  ZMLX_TRY(zr_norm_axis(op, k->e.name, x, &axis));
+  gi->axis = axis;
+  gi->fn = k->backward;
+  gi->ctx = k->backward_ctx;
+  gi->name = k->e.name;
+  return ZMLX_STATUS_OK;
+}
 
 void zmlx_map_reduce_destroy(zmlx_map_reduce *k) {
   if (!k) return;
+  zmlx_map_reduce_destroy(k->twin);
   zmlx_kernel_destroy(k->k);
   zr_expr_free(&k->e);
   free(k);
@@ -70,6 +92,8 @@ zmlx_status zmlx_map_reduce_create(const zmlx_map_reduce_desc *desc, zmlx_map_re
                  .pre_combine = (char *)desc->pre_combine, .pre_finalize = (char *)desc->pre_finalize};
   zmlx_map_reduce *k = calloc(1, sizeof *k);
   if (!k) return zmlx_fail(ZMLX_STATUS_OUT_OF_MEMORY, op, "out of host memory");
+  k->backward = desc->backward;
+  k->backward_ctx = desc->backward_ctx;
   zmlx_status s = zr_expr_copy(op, &src, &k->e);
   if (!s) s = make_kernel(k);
   if (s) {
@@ -197,6 +221,7 @@ static zmlx_status run(zmlx_map_reduce *k, const zr_rows *r, zmlx_array *const *
 static zmlx_status launch_rows(zmlx_map_reduce *k, zmlx_array *x, int axis, int n_params,
                                zmlx_array *const *params, int n_scalars, const double *scalars,
                                zmlx_array *out, zr_sources *dry) {
+  if (k->twin && zr_map_reduce_rows_fit(x, axis)) k = k->twin;
   zr_rows r;
   ZMLX_TRY(zr_rows_make(op, k->e.name, x, axis, &r));
   zmlx_status s = check_params(k, x, r.R, n_params, params, n_scalars, scalars);

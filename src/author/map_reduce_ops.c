@@ -1,6 +1,7 @@
 /* Ready-made map-reductions (softmax, log-softmax, layernorm), built on
  * zmlx_map_reduce and kept for the process. */
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "author/red_internal.h"
@@ -103,13 +104,14 @@ enum { OP_SOFTMAX, OP_LOG_SOFTMAX, OP_LN, OP_LN_W, OP_LN_B, OP_LN_WB, N_ONLINE,
 static const char *const w_only[] = {"weight"}, *const b_only[] = {"bias"},
                          *const wb[] = {"weight", "bias"}, *const eps_name[] = {"eps"};
 
-#define LAYERNORM(NAME, NP, PARAMS, WRITE)                                               \
-  {.name = NAME, .header = ln_header, .acc_type = "zr_ln_acc", .init = ln_init,          \
+#define LN_RULE(MASK) .backward = zr_rule_layernorm, .backward_ctx = (void *)(intptr_t)(MASK)
+#define LAYERNORM(NAME, NP, PARAMS, WRITE, MASK)                                         \
+  {.name = NAME, .header = ln_header, .acc_type = "zr_ln_acc", .init = ln_init, LN_RULE(MASK), \
    .update = ln_update, .update_many = ln_update_many, .combine = ln_combine, .finalize = ln_finalize, .write = WRITE,  \
    .n_params = NP, .param_names = PARAMS, .n_scalars = 1, .scalar_names = eps_name}
 
-#define LAYERNORM2(NAME, NP, PARAMS, WRITE)                                              \
-  {.name = NAME, .header = ln2_header, .acc_type = "zr_ln2_acc", .init = "acc.s = 0; acc.q = 0;", \
+#define LAYERNORM2(NAME, NP, PARAMS, WRITE, MASK)                                        \
+  {.name = NAME, LN_RULE(MASK), .header = ln2_header, .acc_type = "zr_ln2_acc", .init = "acc.s = 0; acc.q = 0;", \
    .update = "const compute_t d = x - pre; acc.s += d; acc.q += d * d;",                  \
    .update_many = ln2_update_many, .combine = "acc.s += other.s; acc.q += other.q;",      \
    .finalize = ln2_finalize,                                                              \
@@ -119,67 +121,88 @@ static const char *const w_only[] = {"weight"}, *const b_only[] = {"bias"},
 static const zmlx_map_reduce_desc descs[N_OPS] = {
     [OP_SOFTMAX] = {.name = "softmax", .header = sm_header, .acc_type = "zr_sm_acc",
                     .init = sm_init, .update = sm_update, .update_many = sm_update_many, .combine = sm_combine,
-                    .finalize = "acc.s = 1 / acc.s;", .write = "out = zr_exp(x - acc.m) * acc.s;"},
+                    .finalize = "acc.s = 1 / acc.s;", .write = "out = zr_exp(x - acc.m) * acc.s;",
+                    .backward = zr_rule_softmax},
     [OP_LOG_SOFTMAX] = {.name = "log_softmax", .header = sm_header, .acc_type = "zr_sm_acc",
                         .init = sm_init, .update = sm_update, .update_many = sm_update_many, .combine = sm_combine,
-                        .finalize = "acc.s = zr_log(acc.s);", .write = "out = (x - acc.m) - acc.s;"},
-    [OP_LN] = LAYERNORM("layernorm", 0, NULL, "out = ((x - acc.k) - acc.s) * acc.q;"),
-    [OP_LN_W] = LAYERNORM("layernorm_w", 1, w_only, "out = ((x - acc.k) - acc.s) * acc.q * weight;"),
-    [OP_LN_B] = LAYERNORM("layernorm_b", 1, b_only, "out = ((x - acc.k) - acc.s) * acc.q + bias;"),
-    [OP_LN_WB] = LAYERNORM("layernorm_wb", 2, wb, "out = ((x - acc.k) - acc.s) * acc.q * weight + bias;"),
-    [OP_SOFTMAX2] = {.name = "softmax_onchip", .init = "acc = 0;", .update = "acc += zr_exp(x - pre);",
+                        .finalize = "acc.s = zr_log(acc.s);", .write = "out = (x - acc.m) - acc.s;",
+                        .backward = zr_rule_log_softmax},
+    [OP_LN] = LAYERNORM("layernorm", 0, NULL, "out = ((x - acc.k) - acc.s) * acc.q;", 0),
+    [OP_LN_W] = LAYERNORM("layernorm_w", 1, w_only, "out = ((x - acc.k) - acc.s) * acc.q * weight;", 1),
+    [OP_LN_B] = LAYERNORM("layernorm_b", 1, b_only, "out = ((x - acc.k) - acc.s) * acc.q + bias;", 2),
+    [OP_LN_WB] = LAYERNORM("layernorm_wb", 2, wb, "out = ((x - acc.k) - acc.s) * acc.q * weight + bias;", 3),
+    [OP_SOFTMAX2] = {.name = "softmax", .init = "acc = 0;", .update = "acc += zr_exp(x - pre);",
                      .update_many = sm2_update_many, .combine = "acc += other;",
-                     .finalize = "acc = 1 / acc;", .write = "out = zr_exp(x - pre) * acc;", MAX_PASS},
-    [OP_LOG_SOFTMAX2] = {.name = "log_softmax_onchip", .init = "acc = 0;",
+                     .finalize = "acc = 1 / acc;", .write = "out = zr_exp(x - pre) * acc;", MAX_PASS,
+                     .backward = zr_rule_softmax},
+    [OP_LOG_SOFTMAX2] = {.name = "log_softmax", .init = "acc = 0;",
                          .update = "acc += zr_exp(x - pre);", .update_many = sm2_update_many,
                          .combine = "acc += other;", .finalize = "acc = zr_log(acc);",
-                         .write = "out = (x - pre) - acc;", MAX_PASS},
-    [OP_LN2] = LAYERNORM2("layernorm_onchip", 0, NULL, "out = ((x - pre) - acc.s) * acc.q;"),
-    [OP_LN2_W] = LAYERNORM2("layernorm_w_onchip", 1, w_only, "out = ((x - pre) - acc.s) * acc.q * weight;"),
-    [OP_LN2_B] = LAYERNORM2("layernorm_b_onchip", 1, b_only, "out = ((x - pre) - acc.s) * acc.q + bias;"),
-    [OP_LN2_WB] = LAYERNORM2("layernorm_wb_onchip", 2, wb, "out = ((x - pre) - acc.s) * acc.q * weight + bias;"),
+                         .write = "out = (x - pre) - acc;", MAX_PASS,
+                         .backward = zr_rule_log_softmax},
+    [OP_LN2] = LAYERNORM2("layernorm", 0, NULL, "out = ((x - pre) - acc.s) * acc.q;", 0),
+    [OP_LN2_W] = LAYERNORM2("layernorm_w", 1, w_only, "out = ((x - pre) - acc.s) * acc.q * weight;", 1),
+    [OP_LN2_B] = LAYERNORM2("layernorm_b", 1, b_only, "out = ((x - pre) - acc.s) * acc.q + bias;", 2),
+    [OP_LN2_WB] = LAYERNORM2("layernorm_wb", 2, wb, "out = ((x - pre) - acc.s) * acc.q * weight + bias;", 3),
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static zmlx_map_reduce *ops[N_OPS];
+static zmlx_map_reduce *ops[N_ONLINE];
 
 void zk_map_reduce_ops_shutdown(void) {
   pthread_mutex_lock(&lock);
-  for (int i = 0; i < N_OPS; i++) {
+  for (int i = 0; i < N_ONLINE; i++) {
     zmlx_map_reduce_destroy(ops[i]);
     ops[i] = NULL;
   }
   pthread_mutex_unlock(&lock);
 }
 
+/* Online form, with its on-chip twin. */
 static zmlx_status get_op(int which, zmlx_map_reduce **k) {
   pthread_mutex_lock(&lock);
-  zmlx_status s = ops[which] ? ZMLX_STATUS_OK : zmlx_map_reduce_create(&descs[which], &ops[which]);
+  zmlx_status s = ZMLX_STATUS_OK;
+  if (!ops[which]) {
+    zmlx_map_reduce *twin = NULL;
+    s = zmlx_map_reduce_create(&descs[which], &ops[which]);
+    if (!s) s = zmlx_map_reduce_create(&descs[which + N_ONLINE], &twin);
+    if (!s) zr_map_reduce_set_twin(ops[which], twin);
+    if (s) {
+      zmlx_map_reduce_destroy(ops[which]);
+      ops[which] = NULL;
+    }
+  }
   *k = ops[which];
   pthread_mutex_unlock(&lock);
   return s;
 }
 
 zmlx_status zr_map_reduce_op(const char *name, zmlx_map_reduce **k) {
-  for (int i = 0; i < N_OPS; i++)
+  for (int i = 0; i < N_ONLINE; i++)
     if (!strcmp(descs[i].name, name)) return get_op(i, k);
   return zmlx_fail(ZMLX_STATUS_NOT_FOUND, "map_reduce", "no ready-made map_reduce '%s'", name);
 }
 
-/* The on-chip form where x's rows fit on chip, else the online one. */
-static zmlx_status get_for(int which, zmlx_array *x, int axis, zmlx_map_reduce **k) {
-  return get_op(x && zr_map_reduce_rows_fit(x, axis) ? which + N_ONLINE : which, k);
+zmlx_status zmlx_map_reduce_builtin(const char *name, zmlx_map_reduce **out) {
+  if (!out || !name)
+    return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, "map_reduce_builtin", "NULL argument");
+  *out = NULL;
+  for (int i = 0; i < N_ONLINE; i++)
+    if (!strcmp(descs[i].name, name)) return get_op(i, out);
+  return zmlx_fail(ZMLX_STATUS_NOT_FOUND, "map_reduce_builtin",
+                   "no ready-made map_reduce '%s' (softmax, log_softmax, layernorm, layernorm_w, "
+                   "layernorm_b, layernorm_wb)", name);
 }
 
 zmlx_status zmlx_softmax(zmlx_array *x, int axis, zmlx_array **out) {
   zmlx_map_reduce *k;
-  ZMLX_TRY(get_for(OP_SOFTMAX, x, axis, &k));
+  ZMLX_TRY(get_op(OP_SOFTMAX, &k));
   return zmlx_map_reduce_launch(k, x, axis, 0, NULL, 0, NULL, out);
 }
 
 zmlx_status zmlx_log_softmax(zmlx_array *x, int axis, zmlx_array **out) {
   zmlx_map_reduce *k;
-  ZMLX_TRY(get_for(OP_LOG_SOFTMAX, x, axis, &k));
+  ZMLX_TRY(get_op(OP_LOG_SOFTMAX, &k));
   return zmlx_map_reduce_launch(k, x, axis, 0, NULL, 0, NULL, out);
 }
 
@@ -191,6 +214,6 @@ zmlx_status zmlx_layernorm(zmlx_array *x, zmlx_array *weight, zmlx_array *bias, 
   if (weight) params[np++] = weight;
   if (bias) params[np++] = bias;
   zmlx_map_reduce *k;
-  ZMLX_TRY(get_for(which, x, -1, &k));
+  ZMLX_TRY(get_op(which, &k));
   return zmlx_map_reduce_launch(k, x, -1, np, params, 1, &eps, out);
 }

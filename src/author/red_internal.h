@@ -177,6 +177,38 @@ char *zr_scan_body(void);
  * on first use; the library keeps ownership. */
 zmlx_status zr_reduce_op(const char *name, zmlx_reduce **k);
 zmlx_status zr_map_reduce_op(const char *name, zmlx_map_reduce **k);
+/* What a backward rule needs about a launch: reduce.c checks the call as
+ * a launch would and normalizes the axes; map_reduce.c the axis. */
+typedef struct zr_grad_info {
+  int n_axes, axes[ZMLX_MAX_DIMS];
+  int out_ndim, keep_ndim;
+  int64_t out_shape[ZMLX_MAX_DIMS], keep_shape[ZMLX_MAX_DIMS];
+  int axis;
+  zmlx_reduce_backward_fn fn;
+  void *ctx;
+  const char *name;
+  int index_output;
+} zr_grad_info;
+zmlx_status zr_reduce_grad_prepare(zmlx_reduce *k, zmlx_array *x, int n_axes, const int *axes,
+                                   int keepdims, zr_grad_info *gi);
+zmlx_status zr_map_reduce_grad_prepare(zmlx_map_reduce *k, zmlx_array *x, int axis,
+                                       zr_grad_info *gi);
+/* Call gi's rule (UNSUPPORTED without one) with a->ctx set; names the
+ * kernel when the rule fails without saying why. reduce_grad.c */
+zmlx_status zr_call_rule(const char *op, const zr_grad_info *gi, zmlx_tape *t,
+                         zmlx_reduce_grad_args *a, zmlx_array **dx, zmlx_array **dparams);
+/* The on-chip form of a ready-made map_reduce: launches of k whose rows
+ * fit on chip run twin instead (k owns twin from then on). */
+void zr_map_reduce_set_twin(zmlx_map_reduce *k, zmlx_map_reduce *twin);
+/* Backward rules of the ready-made kernels (reduce_rules.c). */
+zmlx_status zr_rule_sum(zmlx_tape *t, const zmlx_reduce_grad_args *a, zmlx_array **dx, zmlx_array **dp);
+zmlx_status zr_rule_mean(zmlx_tape *t, const zmlx_reduce_grad_args *a, zmlx_array **dx, zmlx_array **dp);
+zmlx_status zr_rule_extreme(zmlx_tape *t, const zmlx_reduce_grad_args *a, zmlx_array **dx, zmlx_array **dp);
+zmlx_status zr_rule_softmax(zmlx_tape *t, const zmlx_reduce_grad_args *a, zmlx_array **dx, zmlx_array **dp);
+zmlx_status zr_rule_log_softmax(zmlx_tape *t, const zmlx_reduce_grad_args *a, zmlx_array **dx, zmlx_array **dp);
+/* ctx: (void *)(intptr_t) of 1 with weight, 2 with bias, 3 both. */
+zmlx_status zr_rule_layernorm(zmlx_tape *t, const zmlx_reduce_grad_args *a, zmlx_array **dx, zmlx_array **dp);
+void zr_rules_shutdown(void);
 /* Whether map_reduce keeps x's rows along axis on chip (16-byte aligned rows). */
 int zr_map_reduce_rows_fit(const zmlx_array *x, int axis);
 zmlx_status zr_scan_op(const char *name, zmlx_scan **k);

@@ -12,6 +12,8 @@ static const char *op = "reduce";
 struct zmlx_reduce {
   zr_expr e;
   int index_output;
+  zmlx_reduce_backward_fn backward;
+  void *backward_ctx;
   zmlx_kernel *row, *col, *fin;
 };
 
@@ -59,6 +61,8 @@ zmlx_status zmlx_reduce_create(const zmlx_reduce_desc *desc, zmlx_reduce **out) 
   zmlx_reduce *k = calloc(1, sizeof *k);
   if (!k) return zmlx_fail(ZMLX_STATUS_OUT_OF_MEMORY, op, "out of host memory");
   k->index_output = desc->index_output != 0;
+  k->backward = desc->backward;
+  k->backward_ctx = desc->backward_ctx;
   zmlx_status s = zr_expr_copy(op, &src, &k->e);
   if (!s) s = make_kernels(k);
   if (s) {
@@ -364,6 +368,22 @@ zmlx_status zmlx_reduce_launch(zmlx_reduce *k, zmlx_array *x, int n_axes, const 
     *out = NULL;
   }
   return s;
+}
+
+zmlx_status zr_reduce_grad_prepare(zmlx_reduce *k, zmlx_array *x, int n_axes, const int *axes,
+                                   int keepdims, zr_grad_info *gi) {
+  unsigned char red[ZMLX_MAX_DIMS];
+  memset(gi, 0, sizeof *gi);
+  ZMLX_TRY(check_call(k, x, n_axes, axes, red));
+  for (int d = 0; d < x->ndim; d++)
+    if (red[d]) gi->axes[gi->n_axes++] = d;
+  gi->out_ndim = out_shape(x, red, keepdims, gi->out_shape);
+  gi->keep_ndim = out_shape(x, red, 1, gi->keep_shape);
+  gi->fn = k->backward;
+  gi->ctx = k->backward_ctx;
+  gi->name = k->e.name;
+  gi->index_output = k->index_output;
+  return ZMLX_STATUS_OK;
 }
 
 zmlx_status zr_reduce_cuda_sources(zmlx_reduce *k, zmlx_array *x, int n_axes, const int *axes,

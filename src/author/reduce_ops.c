@@ -30,15 +30,18 @@ static const char arg_header[] = "typedef struct zr_arg_acc { compute_t v; long 
 
 static const zmlx_reduce_desc descs[N_OPS] = {
     [OP_SUM] = {.name = "sum", .init = "acc = 0;", .update = "acc += x;",
-                .combine = "acc += other;"},
+                .combine = "acc += other;", .backward = zr_rule_sum},
     [OP_MEAN] = {.name = "mean", .init = "acc = 0;", .update = "acc += x;",
-                 .combine = "acc += other;", .finalize = "out = acc / (compute_t)n;"},
+                 .combine = "acc += other;", .finalize = "out = acc / (compute_t)n;",
+                 .backward = zr_rule_mean},
     [OP_MAX] = {.name = "max", .init = "acc = -INFINITY;",
                 .update = "if (x > acc || x != x) acc = x;",
-                .combine = "if (other > acc || other != other) acc = other;"},
+                .combine = "if (other > acc || other != other) acc = other;",
+                .backward = zr_rule_extreme},
     [OP_MIN] = {.name = "min", .init = "acc = INFINITY;",
                 .update = "if (x < acc || x != x) acc = x;",
-                .combine = "if (other < acc || other != other) acc = other;"},
+                .combine = "if (other < acc || other != other) acc = other;",
+                .backward = zr_rule_extreme},
     [OP_ARGMAX] = {.name = "argmax", .header = arg_header, .acc_type = "zr_arg_acc",
                    .init = "acc.v = -INFINITY; acc.i = 0x7fffffffffffffffLL;",
                    .update = ARG_PICK(">", "x", "idx"), .update_many = ARG_MANY(">"),
@@ -77,6 +80,15 @@ zmlx_status zr_reduce_op(const char *name, zmlx_reduce **k) {
   return zmlx_fail(ZMLX_STATUS_NOT_FOUND, "reduce", "no ready-made reduction '%s'", name);
 }
 
+zmlx_status zmlx_reduce_builtin(const char *name, zmlx_reduce **out) {
+  if (!out || !name) return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, "reduce_builtin", "NULL argument");
+  *out = NULL;
+  for (int i = 0; i < N_OPS; i++)
+    if (!strcmp(descs[i].name, name)) return get_op(i, out);
+  return zmlx_fail(ZMLX_STATUS_NOT_FOUND, "reduce_builtin",
+                   "no ready-made reduction '%s' (sum, mean, max, min, argmax, argmin)", name);
+}
+
 static zmlx_status run_op(int which, zmlx_array *x, int n_axes, const int *axes, int keepdims,
                           zmlx_array **out) {
   zmlx_reduce *k;
@@ -113,4 +125,5 @@ void zk_red_shutdown(void) {
   zk_reduce_ops_shutdown();
   zk_map_reduce_ops_shutdown();
   zk_scan_ops_shutdown();
+  zr_rules_shutdown();
 }

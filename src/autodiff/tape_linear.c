@@ -133,3 +133,32 @@ zmlx_status zad_broadcast(zmlx_tape *t, zmlx_array *g, const zmlx_array *like, z
   ZMLX_TRY(zmlx_array_broadcast_to(g, nd, shape, out));
   return record(t, "broadcast", g, out, broadcast_backward);
 }
+
+/* ---- public: recorded views ------------------------------------------------ */
+
+static zmlx_status reshape_backward(void *ctx, zmlx_tape *t, zmlx_array *const *in,
+                                    zmlx_array *const *out, zmlx_array *const *og,
+                                    zmlx_array **ig) {
+  int nd = zmlx_array_ndim(in[0]);
+  int64_t shape[ZMLX_MAX_DIMS];
+  for (int d = 0; d < nd; d++) shape[d] = zmlx_array_dim(in[0], d);
+  return zmlx_tape_reshape(t, og[0], nd, shape, &ig[0]);
+}
+
+zmlx_status zmlx_tape_reshape(zmlx_tape *t, zmlx_array *a, int ndim, const int64_t *shape,
+                              zmlx_array **out) {
+  if (!out) return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, "tape_reshape", "out is NULL");
+  *out = NULL;
+  if (!t) return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, "tape_reshape", "tape is NULL");
+  ZMLX_TRY(zmlx_array_reshape(a, ndim, shape, out));
+  return record(t, "reshape", a, out, reshape_backward);
+}
+
+zmlx_status zmlx_tape_broadcast_to(zmlx_tape *t, zmlx_array *a, int ndim, const int64_t *shape,
+                                   zmlx_array **out) {
+  if (!out) return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, "tape_broadcast_to", "out is NULL");
+  *out = NULL;
+  if (!t) return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, "tape_broadcast_to", "tape is NULL");
+  ZMLX_TRY(zmlx_array_broadcast_to(a, ndim, shape, out));
+  return record(t, "broadcast", a, out, broadcast_backward);
+}
