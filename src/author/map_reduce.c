@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "author/red_internal.h"
+#include "core/hash.h"
+#include "zmlx/tune.h"
 #include "core/error.h"
 
 static const char *op = "map_reduce";
@@ -18,6 +20,7 @@ struct zmlx_map_reduce {
   zmlx_reduce_backward_fn backward;
   void *backward_ctx;
   zmlx_map_reduce *twin;  /* owned; rows on chip run it */
+  uint64_t expr_hash;     /* names the kernel in tuning keys */
 };
 
 void zr_map_reduce_set_twin(zmlx_map_reduce *k, zmlx_map_reduce *twin) {
@@ -69,6 +72,16 @@ static zmlx_status make_kernel(zmlx_map_reduce *k) {
   return s;
 }
 
+static uint64_t hash_expr(const zr_expr *e) {
+  const char *parts[] = {e->header, e->acc_type, e->init, e->update, e->update_many, e->combine,
+                         e->finalize, e->write, e->pre_init, e->pre_update, e->pre_combine,
+                         e->pre_finalize};
+  uint64_t h = (uint64_t)e->compute;
+  for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+    h = zmlx_hash64(parts[i] ? parts[i] : "", parts[i] ? strlen(parts[i]) : 0, h * 31 + i);
+  return h;
+}
+
 zmlx_status zmlx_map_reduce_create(const zmlx_map_reduce_desc *desc, zmlx_map_reduce **out) {
   if (!desc || !out) return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, op, "NULL argument");
   *out = NULL;
@@ -96,6 +109,7 @@ zmlx_status zmlx_map_reduce_create(const zmlx_map_reduce_desc *desc, zmlx_map_re
   k->backward_ctx = desc->backward_ctx;
   zmlx_status s = zr_expr_copy(op, &src, &k->e);
   if (!s) s = make_kernel(k);
+  if (!s) k->expr_hash = hash_expr(&k->e);
   if (s) {
     zmlx_map_reduce_destroy(k);
     return s;
@@ -160,62 +174,159 @@ int zr_map_reduce_rows_fit(const zmlx_array *x, int axis) {
   return (x->shape[axis] + vec - 1) / vec <= on_chip_vecs(compute);
 }
 
+/* A launch shape: TPR lanes per row, NV vectors per lane on chip or
+ * UNROLL loads in flight when streaming, RPB rows per block. */
+typedef struct mr_shape {
+  int tpr, nv, unroll, rpb;
+} mr_shape;
+
+typedef struct mr_launch {
+  zmlx_map_reduce *k;
+  const zr_rows *r;
+  zmlx_array *const *params;
+  const double *scalars;
+  zmlx_array *target;
+  zr_sources *dry;
+  int cuda, vec, onchip, max_tpr;
+  int64_t nvec;
+  zmlx_dtype compute;
+} mr_launch;
+
+static int rpb_for(int tpr) { return tpr >= 128 ? 1 : 128 / tpr; }
+
+/* The measured defaults (scripts/sweep_reduce.sh on the H100): about
+ * MR_NV vectors per lane on chip, MR_UNROLL loads in flight streaming. */
+static mr_shape default_shape(const mr_launch *a) {
+  const zr_tuning *tu = zr_tune();
+  mr_shape sh = {.unroll = tu->mr_unroll};
+  sh.tpr = a->onchip ? zr_pow2_clamp((a->nvec + tu->mr_nv - 1) / tu->mr_nv, 1, a->max_tpr)
+                     : zr_pow2_clamp((a->nvec + tu->mr_unroll - 1) / tu->mr_unroll, 1, a->max_tpr);
+  sh.nv = a->onchip ? (int)((a->nvec + sh.tpr - 1) / sh.tpr) : 1;
+  sh.rpb = rpb_for(sh.tpr);
+  return sh;
+}
+
+static zmlx_status launch_shape(const mr_launch *a, const mr_shape *sh) {
+  const zr_expr *e = &a->k->e;
+  const zr_rows *r = a->r;
+  zmlx_array *in[ZK_MAX_IO];
+  in[0] = r->view;
+  for (int i = 0; i < e->n_params; i++) in[1 + i] = a->params[i];
+  zmlx_template_arg t[12];
+  int nt = 0;
+  t[nt++] = (zmlx_template_arg){"VEC", ZMLX_TEMPLATE_INT, a->vec};
+  t[nt++] = (zmlx_template_arg){"UNROLL", ZMLX_TEMPLATE_INT, sh->unroll};
+  t[nt++] = (zmlx_template_arg){"ONCHIP", ZMLX_TEMPLATE_BOOL, a->onchip};
+  t[nt++] = (zmlx_template_arg){"COMPUTE_F64", ZMLX_TEMPLATE_BOOL, a->compute == ZMLX_DTYPE_F64};
+  t[nt++] = (zmlx_template_arg){"ACC_SLOT", ZMLX_TEMPLATE_INT, 64};
+  t[nt++] = (zmlx_template_arg){"compute_t", ZMLX_TEMPLATE_DTYPE, a->compute};
+  if (a->cuda) {
+    t[nt++] = (zmlx_template_arg){"NK", ZMLX_TEMPLATE_INT, r->kept.n};
+    t[nt++] = (zmlx_template_arg){"TPR", ZMLX_TEMPLATE_INT, sh->tpr};
+    t[nt++] = (zmlx_template_arg){"RPB", ZMLX_TEMPLATE_INT, sh->rpb};
+    t[nt++] = (zmlx_template_arg){"NV", ZMLX_TEMPLATE_INT, sh->nv};
+  }
+  double sc[ZK_MAX_IO];
+  for (int i = 0; i < e->n_scalars; i++) sc[i] = a->scalars ? a->scalars[i] : 0;
+  double extra[EXTRA_SC] = {(double)r->M, (double)r->R, r->kept.n, sh->tpr, sh->nv};
+  memcpy(sc + e->n_scalars, extra, sizeof extra);
+  int64_t grid = a->cuda ? (r->M + sh->rpb - 1) / sh->rpb * sh->tpr * sh->rpb : r->M;
+  zmlx_launch_config cfg = {.grid = {grid, 1, 1}, .block = {sh->tpr * sh->rpb, 1, 1},
+                            .n_templates = nt, .templates = t,
+                            .n_scalars = e->n_scalars + EXTRA_SC, .scalars = sc};
+  zmlx_array *target = a->target;
+  if (a->dry) return zr_sources_add(a->dry, a->k->k, 1 + e->n_params, in, &cfg, target);
+  return zk_launch(a->k->k, 1 + e->n_params, in, &cfg, &target, ZK_OUTPUTS_GIVEN);
+}
+
+/* ---- tuning: config.block = TPR, .items = NV (on chip) or UNROLL,
+ * .rows = RPB; NV follows from TPR on chip, so the space lists only
+ * consistent candidates. */
+static zmlx_status tune_run(void *ctx, const zmlx_tune_config *c) {
+  mr_shape sh = {.tpr = c->block, .nv = 1, .unroll = c->items, .rpb = c->rows};
+  const mr_launch *a = ctx;
+  if (a->onchip) {
+    sh.nv = c->items;
+    sh.unroll = zr_tune()->mr_unroll;
+  }
+  return launch_shape(a, &sh);
+}
+
+static void tune_space(const mr_launch *a, zmlx_tune_space *sp) {
+  sp->n = 0;
+  for (int tpr = 32; tpr <= a->max_tpr; tpr *= 2) {
+    int64_t nv = (a->nvec + tpr - 1) / tpr;
+    if (a->onchip && (nv > zr_tune()->mr_max_nv || (tpr > 32 && (a->nvec + tpr / 2 - 1) / (tpr / 2) == nv)))
+      continue; /* too many vectors per lane, or idle lanes for the same NV */
+    static const int unrolls[] = {2, 4, 8}, rpbs[] = {1, 2, 4, 8};
+    for (int u = 0; u < (a->onchip ? 1 : 3); u++)
+      for (int b = 0; b < 4; b++) {
+        int rpb = rpbs[b];
+        if (tpr * rpb > 1024 || tpr * rpb < 64 || (!a->onchip && tpr < 128) ||
+            sp->n >= ZMLX_TUNE_MAX_CANDIDATES)
+          continue;
+        sp->v[sp->n++] = (zmlx_tune_config){tpr, a->onchip ? (int)nv : unrolls[u], 16, rpb};
+      }
+  }
+}
+
+/* The launch shape comes from the tuner on CUDA (a stored result, a
+ * search with $ZMLX_TUNE=1, else the measured defaults). */
+static zmlx_status launch_tuned(mr_launch *a) {
+  mr_shape def = default_shape(a);
+  if (!a->cuda || a->dry) return launch_shape(a, &def);
+  const zr_expr *e = &a->k->e;
+  zmlx_device dev = zmlx_array_device(a->r->view);
+  char id[96];
+  size_t len = (size_t)snprintf(id, sizeof id, "mr:%.40s:%016llx:v%d:%s", e->name,
+                                (unsigned long long)a->k->expr_hash, a->vec, a->onchip ? "on" : "st");
+  for (int i = 0; i < e->n_params && len + 6 < sizeof id; i++)
+    len += (size_t)snprintf(id + len, sizeof id - len, ":%s", zmlx_dtype_name(a->params[i]->dtype));
+  int64_t shape[2] = {a->r->M, a->r->R};
+  zmlx_tune_key key;
+  ZMLX_TRY(zmlx_tune_key_make(id, dev, 2, shape, a->r->view->dtype, &key));
+  zmlx_tune_space sp;
+  tune_space(a, &sp);
+  zmlx_tune_config fb = {def.tpr, a->onchip ? def.nv : def.unroll, 16, def.rpb};
+  int in_space = 0;
+  for (int i = 0; i < sp.n; i++) in_space |= !memcmp(&sp.v[i], &fb, sizeof fb);
+  if (!in_space) return launch_shape(a, &def);
+  /* An output sharing the input's storage would change between timed runs. */
+  int alias = a->target->storage == a->r->view->storage;
+  zmlx_tune_options o = {.name = e->name, .mode = alias ? ZMLX_TUNE_TABLE : ZMLX_TUNE_ENV,
+                         .fallback = &fb};
+  zmlx_tune_result res;
+  ZMLX_TRY(zmlx_tune_pick(dev, &key, &sp, tune_run, a, &o, &res));
+  return tune_run(a, &res.config);
+}
+
 /* One launch over the rows of r into target (contiguous rows). */
 static zmlx_status run(zmlx_map_reduce *k, const zr_rows *r, zmlx_array *const *params,
                        const double *scalars, zmlx_array *target, zr_sources *dry) {
   const zr_expr *e = &k->e;
-  const zr_tuning *tu = zr_tune();
-  int cuda = dry || zmlx_array_device(r->view).type == ZMLX_DEVICE_CUDA;
-  zmlx_array *in[ZK_MAX_IO];
+  mr_launch a = {.k = k, .r = r, .params = params, .scalars = scalars, .target = target, .dry = dry};
+  a.cuda = dry || zmlx_array_device(r->view).type == ZMLX_DEVICE_CUDA;
   int64_t mults[ZMLX_MAX_DIMS + 1];
   void *ptrs[ZK_MAX_IO];
   size_t sizes[ZK_MAX_IO];
   int nm = 0, np = 0;
   mults[nm++] = r->R;
   for (int i = 0; i < r->kept.n; i++) mults[nm++] = r->kept.stride[i];
-  in[0] = r->view;
   ptrs[np] = zmlx_array_data(r->view);
   sizes[np++] = zmlx_dtype_size(r->view->dtype);
   ptrs[np] = zmlx_array_data(target);
   sizes[np++] = zmlx_dtype_size(target->dtype);
   for (int i = 0; i < e->n_params; i++) {
-    in[1 + i] = params[i];
     /* Params are made contiguous by the launch unless they already are. */
     ptrs[np] = zmlx_array_is_contiguous(params[i]) ? zmlx_array_data(params[i]) : NULL;
     sizes[np++] = zmlx_dtype_size(params[i]->dtype);
   }
-  int vec = zr_vec_for(sizes[0], nm, mults, np, ptrs, sizes);
-  int64_t nvec = r->R / vec;
-  zmlx_dtype compute = zr_compute_for(e, r->view->dtype);
-  int max_tpr = compute == ZMLX_DTYPE_F64 ? 256 : 1024;
-  int onchip = nvec <= on_chip_vecs(compute);
-  int tpr = onchip ? zr_pow2_clamp((nvec + tu->mr_nv - 1) / tu->mr_nv, 1, max_tpr)
-                   : zr_pow2_clamp((nvec + tu->mr_unroll - 1) / tu->mr_unroll, 1, max_tpr);
-  int nv = onchip ? (int)((nvec + tpr - 1) / tpr) : 1;
-  int rpb = tpr >= 128 ? 1 : 128 / tpr;
-  zmlx_template_arg t[12];
-  int nt = 0;
-  t[nt++] = (zmlx_template_arg){"VEC", ZMLX_TEMPLATE_INT, vec};
-  t[nt++] = (zmlx_template_arg){"UNROLL", ZMLX_TEMPLATE_INT, tu->mr_unroll};
-  t[nt++] = (zmlx_template_arg){"ONCHIP", ZMLX_TEMPLATE_BOOL, onchip};
-  t[nt++] = (zmlx_template_arg){"COMPUTE_F64", ZMLX_TEMPLATE_BOOL, compute == ZMLX_DTYPE_F64};
-  t[nt++] = (zmlx_template_arg){"ACC_SLOT", ZMLX_TEMPLATE_INT, 64};
-  t[nt++] = (zmlx_template_arg){"compute_t", ZMLX_TEMPLATE_DTYPE, compute};
-  if (cuda) {
-    t[nt++] = (zmlx_template_arg){"NK", ZMLX_TEMPLATE_INT, r->kept.n};
-    t[nt++] = (zmlx_template_arg){"TPR", ZMLX_TEMPLATE_INT, tpr};
-    t[nt++] = (zmlx_template_arg){"RPB", ZMLX_TEMPLATE_INT, rpb};
-    t[nt++] = (zmlx_template_arg){"NV", ZMLX_TEMPLATE_INT, nv};
-  }
-  double sc[ZK_MAX_IO];
-  for (int i = 0; i < e->n_scalars; i++) sc[i] = scalars ? scalars[i] : 0;
-  double extra[EXTRA_SC] = {(double)r->M, (double)r->R, r->kept.n, tpr, nv};
-  memcpy(sc + e->n_scalars, extra, sizeof extra);
-  int64_t grid = cuda ? (r->M + rpb - 1) / rpb * tpr * rpb : r->M;
-  zmlx_launch_config cfg = {.grid = {grid, 1, 1}, .block = {tpr * rpb, 1, 1}, .n_templates = nt,
-                            .templates = t, .n_scalars = e->n_scalars + EXTRA_SC, .scalars = sc};
-  if (dry) return zr_sources_add(dry, k->k, 1 + e->n_params, in, &cfg, target);
-  return zk_launch(k->k, 1 + e->n_params, in, &cfg, &target, ZK_OUTPUTS_GIVEN);
+  a.vec = zr_vec_for(sizes[0], nm, mults, np, ptrs, sizes);
+  a.nvec = r->R / a.vec;
+  a.compute = zr_compute_for(e, r->view->dtype);
+  a.max_tpr = a.compute == ZMLX_DTYPE_F64 ? 256 : 1024;
+  a.onchip = a.nvec <= on_chip_vecs(a.compute);
+  return launch_tuned(&a);
 }
 
 static zmlx_status launch_rows(zmlx_map_reduce *k, zmlx_array *x, int axis, int n_params,
