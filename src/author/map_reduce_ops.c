@@ -80,6 +80,11 @@ static const char ln_finalize[] =
 #define MAX_PASS                                                                  \
   .pre_init = "acc = -INFINITY;", .pre_update = "if (x > acc || x != x) acc = x;", \
   .pre_combine = "if (other > acc || other != other) acc = other;"
+/* A 16-bit output rounds away far more than folding the maximum into the
+ * log-sum first loses (ulp(max + log-sum) in f32), and saves a subtraction
+ * per element; wider outputs keep (x - max) - log-sum. */
+static const char lsm2_finalize[] = "acc = zr_log(acc) + (sizeof(out_t) == 2 ? pre : 0);";
+static const char lsm2_write[] = "out = sizeof(out_t) == 2 ? x - acc : (x - pre) - acc;";
 static const char sm2_update_many[] = "for (int i = 0; i < nx; i++) acc += zr_exp(xs[i] - pre);";
 /* The mean first (`pre`, rounded), then shifted sums around it as the
  * online form has them around its first element: x - pre is exact for
@@ -137,8 +142,8 @@ static const zmlx_map_reduce_desc descs[N_OPS] = {
                      .backward = zr_rule_softmax},
     [OP_LOG_SOFTMAX2] = {.name = "log_softmax", .init = "acc = 0;",
                          .update = "acc += zr_exp(x - pre);", .update_many = sm2_update_many,
-                         .combine = "acc += other;", .finalize = "acc = zr_log(acc);",
-                         .write = "out = (x - pre) - acc;", MAX_PASS,
+                         .combine = "acc += other;", .finalize = lsm2_finalize,
+                         .write = lsm2_write, MAX_PASS,
                          .backward = zr_rule_log_softmax},
     [OP_LN2] = LAYERNORM2("layernorm", 0, NULL, "out = ((x - pre) - acc.s) * acc.q;", 0),
     [OP_LN2_W] = LAYERNORM2("layernorm_w", 1, w_only, "out = ((x - pre) - acc.s) * acc.q * weight;", 1),
