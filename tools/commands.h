@@ -7,3 +7,6 @@ int zmlx_cmd_cache(int argc, char **argv);
 int zmlx_cmd_doctor(int argc, char **argv);
 int zmlx_cmd_bench(int argc, char **argv);
 int zmlx_cmd_report(int argc, char **argv);
+int zmlx_cmd_kernels(int argc, char **argv);
+int zmlx_cmd_inspect(int argc, char **argv);
+int zmlx_cmd_tokenize(int argc, char **argv);

@@ -13,6 +13,9 @@ static void usage(FILE *f) {
           "  cache info|clear             show or empty the kernel disk cache\n"
           "  bench [--ops ...] [--json F] time ops against the copy ceiling (--help)\n"
           "  report CAPSULE.json [...]    bench capsules as Markdown, side by side\n"
+          "  tokenize --tokenizer P TEXT  text to token ids (--decode, --file, --chat; --help)\n"
+          "  kernels [--markdown] [-k P]  the kernel catalog (docs/KERNELS.md)\n"
+          "  inspect MODEL_DIR|FILE       tensors, config and quantization of a model\n"
           "  version                      print the library version\n");
 }
 
@@ -31,6 +34,12 @@ int main(int argc, char **argv) {
     rc = zmlx_cmd_bench(argc - 1, argv + 1);
   else if (!strcmp(cmd, "report"))
     rc = zmlx_cmd_report(argc - 1, argv + 1);
+  else if (!strcmp(cmd, "tokenize"))
+    rc = zmlx_cmd_tokenize(argc - 1, argv + 1);
+  else if (!strcmp(cmd, "kernels"))
+    rc = zmlx_cmd_kernels(argc - 1, argv + 1);
+  else if (!strcmp(cmd, "inspect"))
+    rc = zmlx_cmd_inspect(argc - 1, argv + 1);
   else if (!strcmp(cmd, "version")) {
     printf("zmlx %s\n", zmlx_version());
     rc = 0;

@@ -10,9 +10,13 @@
 #include "zmlx/elementwise.h"
 #include "zmlx/tune.h"
 #include "zmlx/reduce.h"
+#include "zmlx/catalog.h"
 #include "zmlx/bench.h"
 #include "zmlx/autodiff.h"
 #include "zmlx/testing.h"
+#include "zmlx/tokenizer.h"
+#include "zmlx/safetensors.h"
+#include "zmlx/model_config.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -48,7 +48,10 @@ void zmlx_strides_contiguous(int ndim, const int64_t *shape, int64_t *strides) {
 
 static void storage_release(zmlx_storage *st) {
   if (!st || atomic_fetch_sub(&st->refs, 1) != 1) return;
-  if (st->ptr) st->backend->mem_free(st->device.index, st->ptr, st->bytes, st->stream);
+  if (st->release)
+    st->release(st->release_ctx);
+  else if (st->ptr)
+    st->backend->mem_free(st->device.index, st->ptr, st->bytes, st->stream);
   free(st);
 }
 

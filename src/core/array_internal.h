@@ -13,6 +13,10 @@ typedef struct zmlx_storage {
   void *ptr;       /* NULL when bytes == 0 */
   size_t bytes;
   void *stream;    /* backend stream it was allocated on (allocator reuse) */
+  /* External memory (a file mapping, say) is not the backend's to free:
+   * when release is set, the last reference calls release(release_ctx). */
+  void (*release)(void *release_ctx);
+  void *release_ctx;
 } zmlx_storage;
 
 struct zmlx_array {
@@ -28,6 +32,12 @@ struct zmlx_array {
 /* A new array header over storage (retained), with the given layout. */
 zmlx_status zmlx_array_wrap(zmlx_storage *st, zmlx_dtype dtype, int ndim, const int64_t *shape,
                             const int64_t *strides, int64_t offset, zmlx_array **out);
+/* A C-contiguous host array over memory the library did not allocate
+ * (CPU device). release(ctx) runs once, when the last view is released,
+ * and also when this call fails. ptr must hold the array's bytes and be
+ * aligned to its dtype's size. src/core/external.c */
+zmlx_status zmlx_array_external(void *ptr, zmlx_dtype dtype, int ndim, const int64_t *shape,
+                                void (*release)(void *ctx), void *ctx, zmlx_array **out);
 /* Pointer to element 0 of the view (NULL for empty arrays). */
 void *zmlx_array_data(const zmlx_array *a);
 /* The backend stream for the thread's current stream on device d. */

@@ -15,14 +15,19 @@ typedef struct zj_value {
   int boolean;
   double number;
   char *string;           /* STRING: UTF-8, NUL-terminated */
+  size_t len;             /* STRING: bytes (differs from strlen with ZJ_ALLOW_NUL) */
   int n;                  /* ARRAY, OBJECT: members */
   struct zj_value *items; /* ARRAY, OBJECT: the values */
   char **keys;            /* OBJECT: the keys */
+  size_t *key_lens;       /* OBJECT: their lengths in bytes */
   int line, col;          /* where the value starts (1-based) */
 } zj_value;
 
 /* Parse text[0..len); on failure CORRUPT_DATA, "line L, column C: ...". */
 zmlx_status zj_parse(const char *text, size_t len, zj_value *out);
+/* With flags: ZJ_ALLOW_NUL accepts "\u0000" in strings (see len, key_lens). */
+enum { ZJ_ALLOW_NUL = 1 };
+zmlx_status zj_parse_ex(const char *text, size_t len, int flags, zj_value *out);
 void zj_free(zj_value *v);
 /* The member named key of an object, or NULL. */
 const zj_value *zj_get(const zj_value *obj, const char *key);

@@ -18,6 +18,7 @@ typedef struct reader {
   const char *line_start;
   int line;
   int depth;
+  int flags;
 } reader;
 
 static int col_of(const reader *r, const char *at) { return (int)(at - r->line_start) + 1; }
@@ -71,6 +72,26 @@ static int hex4(const char *p, unsigned *out) {
   return 1;
 }
 
+/* Appends n bytes; strbuf's own append stops at a NUL, and "\u0000" may
+ * put one in a string. */
+static void put_bytes(zmlx_strbuf *sb, const char *p, size_t n) {
+  if (sb->failed) return;
+  if (sb->len + n + 1 > sb->cap) {
+    size_t cap = sb->cap ? sb->cap : 64;
+    while (cap < sb->len + n + 1) cap *= 2;
+    char *q = realloc(sb->data, cap);
+    if (!q) {
+      sb->failed = 1;
+      return;
+    }
+    sb->data = q;
+    sb->cap = cap;
+  }
+  memcpy(sb->data + sb->len, p, n);
+  sb->len += n;
+  sb->data[sb->len] = 0;
+}
+
 static void put_utf8(zmlx_strbuf *sb, unsigned cp) {
   char b[5] = {0};
   if (cp < 0x80) {
@@ -88,7 +109,7 @@ static void put_utf8(zmlx_strbuf *sb, unsigned cp) {
     b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
     b[3] = (char)(0x80 | (cp & 0x3f));
   }
-  zmlx_sb_append(sb, b);
+  put_bytes(sb, b, cp == 0 ? 1 : strlen(b));
 }
 
 /* After a backslash: one escape (\uXXXX with its low surrogate) into sb. */
@@ -99,8 +120,7 @@ static zmlx_status read_escape(reader *r, zmlx_strbuf *sb) {
   const char *simple = strchr("\"\\/bfnrt", c);
   if (c && simple) {
     static const char repl[] = "\"\\/\b\f\n\r\t";
-    char one[2] = {repl[simple - "\"\\/bfnrt"], 0};
-    zmlx_sb_append(sb, one);
+    put_bytes(sb, &repl[simple - "\"\\/bfnrt"], 1);
     return ZMLX_STATUS_OK;
   }
   unsigned cp, lo;
@@ -115,20 +135,34 @@ static zmlx_status read_escape(reader *r, zmlx_strbuf *sb) {
     r->p += 6;
     cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
   }
-  if (cp == 0) return fail_at(r, at, "\\u0000 in a string");
+  if (cp == 0 && !(r->flags & ZJ_ALLOW_NUL)) return fail_at(r, at, "\\u0000 in a string");
   put_utf8(sb, cp);
   return ZMLX_STATUS_OK;
 }
 
-/* At the opening quote; *out is malloc'd. */
-static zmlx_status read_string(reader *r, char **out) {
+/* At the opening quote; *out is malloc'd, *n_out its length. */
+static zmlx_status read_string(reader *r, char **out, size_t *n_out) {
   zmlx_strbuf sb = {0};
-  zmlx_sb_append(&sb, "");
   r->p++;
+  /* The common case, no escape: one allocation of the exact size. */
+  const char *q = r->p;
+  while (q < r->end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20) q++;
+  if (q < r->end && *q == '"') {
+    size_t n = (size_t)(q - r->p);
+    char *s = malloc(n + 1);
+    if (!s) return zmlx_fail(ZMLX_STATUS_OUT_OF_MEMORY, "json", "out of host memory");
+    memcpy(s, r->p, n);
+    s[n] = 0;
+    r->p = q + 1;
+    *out = s;
+    *n_out = n;
+    return ZMLX_STATUS_OK;
+  }
+  put_bytes(&sb, "", 0);
   for (;;) {
     const char *run = r->p;
     while (r->p < r->end && *r->p != '"' && *r->p != '\\' && (unsigned char)*r->p >= 0x20) r->p++;
-    if (r->p > run) zmlx_sb_printf(&sb, "%.*s", (int)(r->p - run), run);
+    if (r->p > run) put_bytes(&sb, run, (size_t)(r->p - run));
     if (r->p >= r->end) {
       zmlx_sb_free(&sb);
       return fail_at(r, r->p, "unterminated string");
@@ -142,6 +176,7 @@ static zmlx_status read_string(reader *r, char **out) {
       return s;
     }
   }
+  *n_out = sb.len;
   *out = zmlx_sb_take(&sb);
   return *out ? ZMLX_STATUS_OK
               : zmlx_fail(ZMLX_STATUS_OUT_OF_MEMORY, "json", "out of host memory");
@@ -197,12 +232,15 @@ static zmlx_status read_value(reader *r, zj_value *v);
 
 static zmlx_status grow(zj_value *v, int *cap, int with_keys) {
   if (v->n < *cap) return ZMLX_STATUS_OK;
+  if (*cap > (1 << 29)) return zmlx_fail(ZMLX_STATUS_OUT_OF_MEMORY, "json", "too many members");
   int nc = *cap ? *cap * 2 : 8;
   zj_value *items = realloc(v->items, (size_t)nc * sizeof *items);
   if (items) v->items = items;
   char **keys = with_keys ? realloc(v->keys, (size_t)nc * sizeof *keys) : NULL;
   if (keys) v->keys = keys;
-  if (!items || (with_keys && !keys))
+  size_t *key_lens = with_keys ? realloc(v->key_lens, (size_t)nc * sizeof *key_lens) : NULL;
+  if (key_lens) v->key_lens = key_lens;
+  if (!items || (with_keys && (!keys || !key_lens)))
     return zmlx_fail(ZMLX_STATUS_OUT_OF_MEMORY, "json", "out of host memory");
   *cap = nc;
   return ZMLX_STATUS_OK;
@@ -221,10 +259,11 @@ static zmlx_status read_members(reader *r, zj_value *v, int is_object) {
   for (;;) {
     ZMLX_TRY(grow(v, &cap, is_object));
     char *key = NULL;
+    size_t key_len = 0;
     if (is_object) {
       skip_space(r);
       if (r->p >= r->end || *r->p != '"') return fail_at(r, r->p, "expected a key string");
-      ZMLX_TRY(read_string(r, &key));
+      ZMLX_TRY(read_string(r, &key, &key_len));
       skip_space(r);
       if (r->p >= r->end || *r->p != ':') {
         free(key);
@@ -232,6 +271,7 @@ static zmlx_status read_members(reader *r, zj_value *v, int is_object) {
       }
       r->p++;
       v->keys[v->n] = key;
+      v->key_lens[v->n] = key_len;
     }
     zj_value *item = &v->items[v->n];
     memset(item, 0, sizeof *item);
@@ -266,7 +306,7 @@ static zmlx_status read_value(reader *r, zj_value *v) {
   }
   if (c == '"') {
     v->type = ZJ_STRING;
-    return read_string(r, &v->string);
+    return read_string(r, &v->string, &v->len);
   }
   if (match_word(r, "true") || match_word(r, "false")) {
     v->type = ZJ_BOOL;
@@ -282,9 +322,13 @@ static zmlx_status read_value(reader *r, zj_value *v) {
 }
 
 zmlx_status zj_parse(const char *text, size_t len, zj_value *out) {
+  return zj_parse_ex(text, len, 0, out);
+}
+
+zmlx_status zj_parse_ex(const char *text, size_t len, int flags, zj_value *out) {
   if (!text || !out) return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, "json", "NULL argument");
   memset(out, 0, sizeof *out);
-  reader r = {text, text + len, text, 1, 0};
+  reader r = {text, text + len, text, 1, 0, flags};
   zmlx_status s = read_value(&r, out);
   if (!s) {
     skip_space(&r);
@@ -302,6 +346,7 @@ void zj_free(zj_value *v) {
   }
   free(v->items);
   free(v->keys);
+  free(v->key_lens);
   free(v->string);
   memset(v, 0, sizeof *v);
 }

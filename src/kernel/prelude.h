@@ -271,6 +271,90 @@ ZMLX_FN float zmlx_gelu_tanhf(float x) {
   return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
 }
 ZMLX_FN float zmlx_softplusf(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
+/* Derivatives and the remaining activations. A `_grad` helper is d/dx of
+ * its function, written from x alone so a backward kernel needs no
+ * stored output, and without the cancellation of 1 - y or 1 - y*y where
+ * y nears 1 (so far tails keep their relative accuracy). */
+ZMLX_FN float zmlx_sigmoid_gradf(float x) {
+  float z = expf(-fabsf(x));
+  return z / ((1.0f + z) * (1.0f + z));
+}
+ZMLX_FN float zmlx_tanh_gradf(float x) {
+  float z = expf(-2.0f * fabsf(x));
+  return 4.0f * z / ((1.0f + z) * (1.0f + z));
+}
+ZMLX_FN float zmlx_silu_gradf(float x) {
+  float s = zmlx_sigmoidf(x);
+  return s * (1.0f + x * (1.0f - s));
+}
+/* gelu with erfc and sigmoid rather than 1 + erf and 1 + tanh: the same
+ * functions, accurate in the negative tail too. */
+ZMLX_FN float zmlx_gelu_erf_stablef(float x) { return 0.5f * x * erfcf(-x * 0.70710678118654752f); }
+ZMLX_FN float zmlx_gelu_erf_gradf(float x) {
+  return 0.5f * erfcf(-x * 0.70710678118654752f) + x * 0.39894228040143268f * expf(-0.5f * x * x);
+}
+/* 0.5 (1 + tanh(u)) = sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3). */
+ZMLX_FN float zmlx_gelu_tanh_stablef(float x) {
+  return x * zmlx_sigmoidf(1.5957691216057308f * (x + 0.044715f * x * x * x));
+}
+ZMLX_FN float zmlx_gelu_tanh_gradf(float x) {
+  float v = 1.5957691216057308f * (x + 0.044715f * x * x * x);
+  return zmlx_sigmoidf(v) + x * zmlx_sigmoid_gradf(v) * 1.5957691216057308f * (1.0f + 0.134145f * x * x);
+}
+/* x * sigmoid(1.702 x), the CLIP approximation of gelu. */
+ZMLX_FN float zmlx_quick_geluf(float x) { return x * zmlx_sigmoidf(1.702f * x); }
+ZMLX_FN float zmlx_quick_gelu_gradf(float x) {
+  float s = zmlx_sigmoidf(1.702f * x);
+  return s * (1.0f + 1.702f * x * (1.0f - s));
+}
+ZMLX_FN float zmlx_mishf(float x) { return x * tanhf(zmlx_softplusf(x)); }
+ZMLX_FN float zmlx_mish_gradf(float x) {
+  float t = tanhf(zmlx_softplusf(x));
+  return t + x * zmlx_sigmoidf(x) * (1.0f - t * t);
+}
+
+/* ---- the same helpers in double, for f64 kernels -------------------------
+ * Named with a "d" as the float ones have an "f": a bare zmlx_<name> is the
+ * entry symbol of a kernel called <name>. */
+ZMLX_FN double zmlx_sigmoidd(double x) {
+  double z = exp(-fabs(x));
+  return x >= 0.0 ? 1.0 / (1.0 + z) : z / (1.0 + z);
+}
+ZMLX_FN double zmlx_sigmoid_gradd(double x) {
+  double z = exp(-fabs(x));
+  return z / ((1.0 + z) * (1.0 + z));
+}
+ZMLX_FN double zmlx_tanh_gradd(double x) {
+  double z = exp(-2.0 * fabs(x));
+  return 4.0 * z / ((1.0 + z) * (1.0 + z));
+}
+ZMLX_FN double zmlx_silud(double x) { return x * zmlx_sigmoidd(x); }
+ZMLX_FN double zmlx_silu_gradd(double x) {
+  double s = zmlx_sigmoidd(x);
+  return s * (1.0 + x * (1.0 - s));
+}
+ZMLX_FN double zmlx_gelu_erf_stabled(double x) { return 0.5 * x * erfc(-x * 0.70710678118654752); }
+ZMLX_FN double zmlx_gelu_erf_gradd(double x) {
+  return 0.5 * erfc(-x * 0.70710678118654752) + x * 0.39894228040143268 * exp(-0.5 * x * x);
+}
+ZMLX_FN double zmlx_gelu_tanh_stabled(double x) {
+  return x * zmlx_sigmoidd(1.5957691216057308 * (x + 0.044715 * x * x * x));
+}
+ZMLX_FN double zmlx_gelu_tanh_gradd(double x) {
+  double v = 1.5957691216057308 * (x + 0.044715 * x * x * x);
+  return zmlx_sigmoidd(v) + x * zmlx_sigmoid_gradd(v) * 1.5957691216057308 * (1.0 + 0.134145 * x * x);
+}
+ZMLX_FN double zmlx_quick_gelud(double x) { return x * zmlx_sigmoidd(1.702 * x); }
+ZMLX_FN double zmlx_quick_gelu_gradd(double x) {
+  double s = zmlx_sigmoidd(1.702 * x);
+  return s * (1.0 + 1.702 * x * (1.0 - s));
+}
+ZMLX_FN double zmlx_softplusd(double x) { return fmax(x, 0.0) + log1p(exp(-fabs(x))); }
+ZMLX_FN double zmlx_mishd(double x) { return x * tanh(zmlx_softplusd(x)); }
+ZMLX_FN double zmlx_mish_gradd(double x) {
+  double t = tanh(zmlx_softplusd(x));
+  return t + x * zmlx_sigmoidd(x) * (1.0 - t * t);
+}
 #endif /* !ZMLX_PRELUDE_HOST */
 
 #endif
