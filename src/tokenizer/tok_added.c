@@ -167,7 +167,7 @@ static size_t leading_space_len(const unsigned char *s, size_t n) {
 zmlx_status ztok_added_split(const zmlx_tokenizer *t, const ztok_trie *trie, const ztok_work *w,
                              size_t off, size_t len, ztok_spans *spans) {
   spans->n = 0;
-  const unsigned char *s = (const unsigned char *)w->text.data + off;
+  const unsigned char *s = w->text.data ? (const unsigned char *)w->text.data + off : NULL;
   size_t start_offset = 0;
   if (trie && trie->n > 0) {
     size_t p = 0;

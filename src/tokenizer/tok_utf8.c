@@ -23,7 +23,8 @@ size_t ztok_utf8_valid_len(const unsigned char *s, size_t n) {
 }
 
 int ztok_utf8_is_valid(const char *s, size_t n) {
-  const unsigned char *p = (const unsigned char *)s, *end = p + n;
+  /* s may be NULL when n is 0: no arithmetic on it. */
+  const unsigned char *p = (const unsigned char *)s, *end = p ? p + n : p;
   while (p < end) {
     /* ASCII eight bytes at a time: most text is mostly ASCII. */
     while (end - p >= 8) {
@@ -88,7 +89,11 @@ static size_t invalid_len(const unsigned char *s, size_t n) {
 
 zmlx_status ztok_utf8_sanitize(ztok_buf *b, const char *s, size_t n) {
   static const char fffd[3] = {(char)0xef, (char)0xbf, (char)0xbd};
-  const unsigned char *p = (const unsigned char *)s, *end = p + n;
+  /* s may be NULL when n is 0 (an empty decode): no arithmetic on it. The
+   * result always gets storage, so later offsets into it are defined. */
+  zmlx_status rs = ztok_buf_reserve(b, 1);
+  if (rs) return rs;
+  const unsigned char *p = (const unsigned char *)s, *end = p ? p + n : p;
   const unsigned char *run = p;
   while (p < end) {
     if (*p < 0x80) {
