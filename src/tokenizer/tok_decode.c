@@ -39,7 +39,9 @@ static zmlx_status tlist_add(tlist *l, const char *s, size_t n) {
   return tlist_close(l, start);
 }
 
-static const char *at(const tlist *l, size_t i) { return l->text.data + l->v[i].off; }
+static const char *at(const tlist *l, size_t i) {
+  return l->text.data ? l->text.data + l->v[i].off : "";
+}
 
 /* ---- the decoders --------------------------------------------------------------------- */
 

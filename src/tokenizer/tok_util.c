@@ -6,7 +6,7 @@
 #include "tokenizer/tok_util.h"
 
 zmlx_status ztok_buf_reserve(ztok_buf *b, size_t extra) {
-  if (b->len + extra <= b->cap) return ZMLX_STATUS_OK;
+  if (b->data && b->len + extra <= b->cap) return ZMLX_STATUS_OK;
   size_t cap = b->cap ? b->cap : 256;
   while (cap < b->len + extra) {
     if (cap > SIZE_MAX / 2)

@@ -16,7 +16,8 @@ typedef struct ztok_buf {
 
 zmlx_status ztok_buf_reserve(ztok_buf *b, size_t extra);
 static inline zmlx_status ztok_buf_put(ztok_buf *b, const void *p, size_t n) {
-  if (b->len + n > b->cap) {
+  /* Storage even for n == 0, so offsets into a buffer never start from NULL. */
+  if (b->len + n > b->cap || !b->data) {
     zmlx_status s = ztok_buf_reserve(b, n);
     if (s) return s;
   }
