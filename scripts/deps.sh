@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what building and testing ZMLX needs on a Debian/Ubuntu machine:
 # a C compiler and libc headers (gcc brings libgomp), cmake, ninja, make,
-# pkg-config and git; PCRE2 and utf8proc for the tokenizer; clang and its
+# pkg-config and git; PCRE2 and utf8proc for the tokenizer; OpenBLAS for
+# the CPU matmul; clang and its
 # libFuzzer runtime for the fuzz stage.
 # Nothing else: CUDA is optional and found at run time.
 #
@@ -40,6 +41,7 @@ need_cmd git git
 # The tokenizer: PCRE2 (its regexes, with JIT) and utf8proc (normalization).
 need_pkg libpcre2-dev
 need_pkg libutf8proc-dev
+need_pkg libopenblas-dev       # the CPU matmul (its static archive is linked into libzmlx)
 # libgomp: a dependency of gcc on Debian; checked in case gcc came from elsewhere.
 if command -v gcc >/dev/null 2>&1; then
   case "$(gcc -print-file-name=libgomp.so 2>/dev/null)" in

@@ -172,7 +172,7 @@ static int run_worker(const hc_opts *o, int worker, int jobs, int *ran) {
       (*ran)++;
     }
   }
-  if (!has_cuda && *ran) hc_nvrtc_check();
+  if (!has_cuda && *ran) hc_nvrtc_check(worker == 0);
   zmlx_shutdown();
   printf("worker %d: %d entry runs, %d checks, %d failed\n", worker, *ran, zt_checks_,
          zt_failures_);

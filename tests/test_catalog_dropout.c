@@ -21,7 +21,8 @@ static void test_philox_known_answer(void) {
   CHECK_OK(zmlx_kernel_launch(k, 0, NULL, &cfg, &w));
   uint32_t got[4] = {0}, want[4] = {0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u};
   if (w) CHECK_OK(zmlx_array_to_host(w, got, sizeof got));
-  for (int i = 0; i < 4; i++) CHECK_MSG(got[i] == want[i], "word %d: %08x, want %08x", i, got[i], want[i]);
+  for (int i = 0; i < 4; i++)
+    CHECK_MSG(got[i] == want[i], "word %d: %08x, want %08x", i, got[i], want[i]);
   zmlx_array_release(w);
   zmlx_kernel_destroy(k);
 }

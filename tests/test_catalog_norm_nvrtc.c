@@ -2,7 +2,8 @@
  * GPU: every public call is planned for CUDA (norm_kernels.c's dry hook)
  * over shapes that take each path (lanes per row from 1 to 256, rows in
  * registers or streamed, 16-byte or single-element vectors, Philox four
- * elements at a time or one) and each dtype, and the exact CUDA source of
+ * elements at a time or one, weight loaded early or late, next row
+ * prefetched or not) and each dtype, and the exact CUDA source of
  * each launch must compile for sm_90 ($ZMLX_CUDA_ARCH) into a cubin.
  * Skips (77) without NVRTC. */
 #include <stdlib.h>
@@ -23,6 +24,7 @@ typedef struct seen {
   uint64_t hashes[512];
   int n_hashes;
   int n, regs, stream, small_tpr, big_tpr, multi_warp_group, vec1, vec16, quad, drop_single, wsum;
+  int early, late, prefetch, no_prefetch;
   char what[64];
 } seen;
 
@@ -72,6 +74,11 @@ static zmlx_status compile_hook(void *ctx, zmlx_kernel *k, int n_in, zmlx_array 
   s->vec16 += vec * (int64_t)zmlx_dtype_size(zmlx_array_dtype(in[0])) == 16;
   s->quad += tval(cfg, "DROP") == 1 && tval(cfg, "QUAD") == 1;
   s->drop_single += tval(cfg, "DROP") == 1 && tval(cfg, "QUAD") == 0;
+  int regs = tval(cfg, "REGS") == 1;
+  s->early += regs && tval(cfg, "EARLY") == 1;
+  s->late += regs && tval(cfg, "EARLY") == 0;
+  s->prefetch += regs && tval(cfg, "PF") == 1;
+  s->no_prefetch += regs && tval(cfg, "PF") == 0;
   return ZMLX_STATUS_OK;
 }
 
@@ -130,11 +137,13 @@ static void test_every_path_compiles(void) {
   for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) ops(runs[i].t, runs[i].D, runs[i].set, &s);
   zcat_norm_set_dry(NULL, NULL);
   printf("  %d sources compiled: regs %d, streamed %d, <32 lanes %d, 64 lanes %d, 256 lanes %d, "
-         "1-element %d, 16-byte %d, dropout by 4 %d, dropout by 1 %d, wsum %d\n",
+         "1-element %d, 16-byte %d, dropout by 4 %d, dropout by 1 %d, wsum %d; in registers: "
+         "weight early %d, late %d, prefetch %d, none %d\n",
          s.n, s.regs, s.stream, s.small_tpr, s.multi_warp_group, s.big_tpr, s.vec1, s.vec16,
-         s.quad, s.drop_single, s.wsum);
+         s.quad, s.drop_single, s.wsum, s.early, s.late, s.prefetch, s.no_prefetch);
   CHECK(s.regs > 0 && s.stream > 0 && s.small_tpr > 0 && s.multi_warp_group > 0 && s.big_tpr > 0);
   CHECK(s.vec1 > 0 && s.vec16 > 0 && s.quad > 0 && s.drop_single > 0 && s.wsum > 0);
+  CHECK(s.early > 0 && s.late > 0 && s.prefetch > 0 && s.no_prefetch > 0);
 }
 
 int main(int argc, char **argv) {

@@ -33,7 +33,8 @@ static zmlx_array *host(zmlx_dtype t, int64_t n) {
 
 /* One variant per code layout, per output dtype, and the fp8 fallback
  * for GPUs without the e4m3 conversion (each compile takes a second). */
-static void dequant_variant(zmlx_dtype qt, zmlx_dtype ot, int vec, int fullwarp, const char *arch) {
+static void dequant_variant(zmlx_dtype qt, zmlx_dtype ot, int vec, int fullwarp, int fmt, int act,
+                            const char *arch) {
   zmlx_array *in[3] = {host(qt, 64), host(ot, 8), host(ot, 8)};
   int one = 1;
   int64_t n = 64;
@@ -43,23 +44,28 @@ static void dequant_variant(zmlx_dtype qt, zmlx_dtype ot, int vec, int fullwarp,
                            {"VEC", ZMLX_TEMPLATE_INT, vec},
                            {"F64", ZMLX_TEMPLATE_BOOL, ot == ZMLX_DTYPE_F64},
                            {"IDX32", ZMLX_TEMPLATE_BOOL, vec == 8},
-                           {"FULLWARP", ZMLX_TEMPLATE_BOOL, fullwarp}};
+                           {"FULLWARP", ZMLX_TEMPLATE_BOOL, fullwarp},
+                           {"FMTC", ZMLX_TEMPLATE_INT, fmt},
+                           {"ACTC", ZMLX_TEMPLATE_INT, act}};
   zmlx_launch_config cfg = {.output_dtypes = &ot, .output_ndims = &one, .output_shapes = shapes,
-                            .n_templates = 5, .templates = t, .n_scalars = 5, .scalars = sc};
+                            .n_templates = 7, .templates = t, .n_scalars = 5, .scalars = sc};
   char what[96];
-  snprintf(what, sizeof what, "dequant q %s out %s vec %d fullwarp %d", zmlx_dtype_name(qt),
-           zmlx_dtype_name(ot), vec, fullwarp);
+  snprintf(what, sizeof what, "dequant q %s out %s vec %d fullwarp %d format %d act %d",
+           zmlx_dtype_name(qt), zmlx_dtype_name(ot), vec, fullwarp, fmt, act);
   compile_ok(ZQ_DEQUANT, "zmlx_dequant", 3, in, &cfg, arch, what);
   for (int i = 0; i < 3; i++) zmlx_array_release(in[i]);
 }
 
 static void test_dequant(void) {
-  dequant_variant(ZMLX_DTYPE_I8, ZMLX_DTYPE_BF16, 8, 0, NULL);
-  dequant_variant(ZMLX_DTYPE_U8, ZMLX_DTYPE_BF16, 8, 1, NULL);
-  dequant_variant(ZMLX_DTYPE_FP8_E4M3, ZMLX_DTYPE_BF16, 8, 0, NULL);
-  dequant_variant(ZMLX_DTYPE_FP8_E4M3, ZMLX_DTYPE_F32, 8, 0, "sm_80");
-  const zmlx_dtype out_types[] = {ZMLX_DTYPE_F32, ZMLX_DTYPE_F16, ZMLX_DTYPE_F64};
-  for (int oi = 0; oi < 3; oi++) dequant_variant(ZMLX_DTYPE_U8, out_types[oi], 1, 0, NULL);
+  /* As CUDA launches them: format and activation constants. */
+  dequant_variant(ZMLX_DTYPE_I8, ZMLX_DTYPE_BF16, 8, 0, ZMLX_QFORMAT_INT8, 1, NULL);
+  dequant_variant(ZMLX_DTYPE_U8, ZMLX_DTYPE_BF16, 8, 1, ZMLX_QFORMAT_NF4, 2, NULL);
+  dequant_variant(ZMLX_DTYPE_U8, ZMLX_DTYPE_F16, 8, 0, ZMLX_QFORMAT_INT4, 3, NULL);
+  dequant_variant(ZMLX_DTYPE_FP8_E4M3, ZMLX_DTYPE_BF16, 8, 0, ZMLX_QFORMAT_FP8_E4M3, 0, NULL);
+  dequant_variant(ZMLX_DTYPE_FP8_E5M2, ZMLX_DTYPE_F32, 1, 0, ZMLX_QFORMAT_FP8_E5M2, 0, NULL);
+  dequant_variant(ZMLX_DTYPE_FP8_E4M3, ZMLX_DTYPE_F32, 8, 0, ZMLX_QFORMAT_FP8_E4M3, 0, "sm_80");
+  /* Run-time format and activation (the CPU's way) still compile. */
+  dequant_variant(ZMLX_DTYPE_U8, ZMLX_DTYPE_F64, 1, 0, -1, -1, NULL);
 }
 
 static void test_affine(void) {
@@ -73,10 +79,11 @@ static void test_affine(void) {
       const int64_t *shapes[] = {&n};
       zmlx_template_arg tp[] = {{"BITS", ZMLX_TEMPLATE_INT, bits},
                                 {"IDX32", ZMLX_TEMPLATE_BOOL, 1},
-                                {"F64", ZMLX_TEMPLATE_BOOL, 0}};
+                                {"F64", ZMLX_TEMPLATE_BOOL, 0},
+                                {"ACTC", ZMLX_TEMPLATE_INT, bits == 4 ? -1 : bits / 2}};
       double sc[3] = {8, 32, 1};
       zmlx_launch_config cfg = {.output_dtypes = &t, .output_ndims = &one,
-                                .output_shapes = shapes, .n_templates = 3, .templates = tp,
+                                .output_shapes = shapes, .n_templates = 4, .templates = tp,
                                 .n_scalars = 3, .scalars = sc};
       char what[64];
       snprintf(what, sizeof what, "affine_dequant %s bits %d", zmlx_dtype_name(t), bits);

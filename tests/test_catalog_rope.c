@@ -111,7 +111,8 @@ static void test_backward_inverts(void) {
   for (int s = 0; s < 2; s++)
     for (int layout = 0; layout < 2; layout++) {
       int64_t F = s ? 3 : 24, n = shapes[s][0];
-      zmlx_array *x = arr(ZMLX_DTYPE_F32, 3, shapes[s], &seed), *inv = arr(ZMLX_DTYPE_F32, 1, &F, &seed);
+      zmlx_array *x = arr(ZMLX_DTYPE_F32, 3, shapes[s], &seed);
+      zmlx_array *inv = arr(ZMLX_DTYPE_F32, 1, &F, &seed);
       int64_t *pv = malloc(sizeof *pv * (size_t)n);
       for (int64_t i = 0; pv && i < n; i++) pv[i] = (int64_t)(zt_next(&seed) % 100000);
       zmlx_array *pos = pv ? i64s((int)n, pv) : NULL, *y = NULL, *back = NULL;

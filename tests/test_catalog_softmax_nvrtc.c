@@ -205,7 +205,5 @@ static const zt_case cases[] = {ZT(test_softmax_rows), ZT(test_topk), ZT(test_cu
 int main(int argc, char **argv) {
   char why[512];
   if (!zb_nvrtc_available(why, sizeof why)) ZT_SKIP("NVRTC not found: %s", why);
-  int rc = zt_run(cases, (int)(sizeof cases / sizeof *cases), argc, argv);
-  zmlx_shutdown();
-  return rc;
+  return zt_run(cases, (int)(sizeof cases / sizeof *cases), argc, argv);
 }

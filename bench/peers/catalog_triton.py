@@ -11,7 +11,7 @@ Nothing imports triton until a builder runs.
 """
 import functools
 
-from catalog_ops import Skip
+from catalog_ops import ADAM_EPS, BETA1, BETA2, Skip, adam_consts
 
 ELEM_BLOCK, ELEM_WARPS = 4096, 8
 MAX_ROW = 65536
@@ -373,9 +373,8 @@ def cross_entropy(direction):
 
 
 def adamw(ctx):
-    t, P = ctx.torch, ctx.P
+    P = ctx.P
     triton, k = kernels()
-    from catalog_ops import BETA1, BETA2, ADAM_EPS, adam_consts
     if int(P.get("steps", 1)) != 1:
         raise Skip("written for steps=1")
     work = [[x.clone() for x in s] for s in ctx.sets]

@@ -37,6 +37,7 @@
 #include "zmlx/catalog_quant.h"
 #include "zmlx/catalog_image.h"
 #include "zmlx/catalog_optim.h"
+#include "zmlx/catalog_linear.h"
 #include "zmlx/catalog_norm.h"
 #include "zmlx/catalog_rope.h"
 #include "zmlx/catalog_dropout.h"

@@ -14,9 +14,11 @@ extern "C" {
  * The mask. Element i (in C order of x's shape, whatever its strides)
  * takes 16 bits of one Philox-4x32-10 draw (key = seed, counter = offset +
  * floor(i / 8); the prelude's zmlx_philox): u = bits 16(i % 2) .. 16(i % 2)
- * + 15 of word (i % 8) / 2. With t = round(65536 p), element i is kept when
+ * + 15 of word (i % 8) / 2. With t = 65536 p rounded to the nearest integer
+ * (ties to even), element i is kept when
  * u >= t, and a kept element is scaled by 65536 / (65536 - t), so
- * E[y] = x exactly (p is used to the nearest 1/65536; p = 1 drops all).
+ * E[y] = x exactly (p is used to the nearest 1/65536; p = 1 drops all). A
+ * dropped element is 0 even where x is inf or NaN.
  * A call on n elements uses the counters offset .. offset + ceil(n / 8) - 1:
  * add zmlx_dropout_counters(n) to offset for the next, independent call. */
 uint64_t zmlx_dropout_counters(int64_t n);

@@ -14,7 +14,8 @@ extern "C" {
  * Conventions as in zmlx/catalog.h: one float dtype (f32, f16, bf16, f64)
  * for every operand, any strides (transposed storage is used as it is,
  * other layouts are copied), products summed in f32 (f64 for f64) and
- * rounded once. On CUDA, f32 stays f32 (no TF32) unless $ZMLX_MATMUL_TF32=1. */
+ * rounded once. On CUDA, f32 stays f32 (no TF32) unless $ZMLX_MATMUL_TF32=1.
+ * $ZMLX_MATMUL_FALLBACK=1 uses the run-time kernel on every backend. */
 
 /* What is applied to a + b before it is stored. GELU is the tanh
  * approximation, which is cuBLASLt's GELU epilogue. */

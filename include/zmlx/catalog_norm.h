@@ -61,7 +61,8 @@ zmlx_status zmlx_add_norm_backward(zmlx_norm_kind kind, zmlx_array *x, zmlx_arra
  * when u / 2^24 >= p; the same bits on every backend. A later draw that
  * must not reuse these bits passes offset + ceil(n / 4) for an x of n
  * elements. p in [0, 1]; p = 1 drops everything. The backward regenerates
- * the mask from (seed, offset): pass the forward's values. */
+ * the mask from (seed, offset) (pass the forward's values) and is
+ * rmsnorm's backward for the output gradient dy * keep / (1 - p). */
 zmlx_status zmlx_rmsnorm_dropout(zmlx_array *x, zmlx_array *weight, double eps, double p,
                                  uint64_t seed, uint64_t offset, zmlx_array **out);
 /* dy: (..., D); *dx: (..., D) new; *dweight as in zmlx_norm_backward. */

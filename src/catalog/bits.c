@@ -31,7 +31,8 @@ static const char unpack_body[] =
     "for (int k = 0; k < 8; k++) zmlx_store(o.v, k, (int)((v >> k) & 1u));\n"
     "*(zb_y8 *)(y + r * N + 8 * j) = o;\n"
     "#else\n"
-    "for (int k = 0; k < 8 && 8 * j + k < N; k++) zmlx_store(y, r * N + 8 * j + k, (int)((v >> k) & 1u));\n"
+    "for (int k = 0; k < 8 && 8 * j + k < N; k++)\n"
+    "  zmlx_store(y, r * N + 8 * j + k, (int)((v >> k) & 1u));\n"
     "#endif\n";
 
 static zcat_raw_slot slots[2];

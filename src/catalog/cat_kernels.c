@@ -16,6 +16,7 @@
 #include "catalog/quant_internal.h"
 #include "catalog/image_internal.h"
 #include "catalog/optim_internal.h"
+#include "catalog/linear_internal.h"
 #include "catalog/raw_kernels.h"
 #include "catalog/softmax_kit.h"
 #include "core/error.h"
@@ -106,6 +107,7 @@ void zcat_shutdown(void) {
   zcat_quant_shutdown();
   zcat_image_shutdown();
   zcat_optim_shutdown();
+  zcat_linear_shutdown();
   zcat_glu_shutdown();
   pthread_mutex_lock(&lock);
   for (int i = 0; i < n_slots; i++) {

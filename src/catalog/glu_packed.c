@@ -83,7 +83,7 @@ void zcat_glu_shutdown(void) {
   pthread_mutex_unlock(&lock);
 }
 
-static zmlx_status get_kernel(int bias, int backward, zmlx_kernel **k) {
+zmlx_status zcat_glu_packed_kernel(int bias, int backward, zmlx_kernel **k) {
   static const char *ins_fwd[] = {"x", "bias"}, *ins_bwd[] = {"x", "dy", "bias"};
   static const char *ins_bwd_nb[] = {"x", "dy"}, *out_fwd[] = {"out"}, *out_bwd[] = {"dx"};
   static const char *scs[] = {"D", "NV"};
@@ -128,7 +128,7 @@ zmlx_status zcat_glu_packed_run(int kind, int backward, zmlx_array *x, zmlx_arra
     if (!s && !aligned16(in[i])) vec = 1;
   if (D % vec) vec = 1;
   zmlx_kernel *k = NULL;
-  if (!s) s = get_kernel(bias != NULL, backward, &k);
+  if (!s) s = zcat_glu_packed_kernel(bias != NULL, backward, &k);
   if (!s) {
     const int64_t *shapes[1] = {shape};
     double sc[2] = {(double)D, (double)(D / vec)};

@@ -97,7 +97,8 @@ static zmlx_status weight_grads(zmlx_array *x, zmlx_array *dy, zmlx_array *dw, z
   ZMLX_TRY(zmlx_array_empty(f64(x) ? ZMLX_DTYPE_F64 : ZMLX_DTYPE_F32, 3, pshape, dev, &part));
   double sc1[6] = {(double)(P * C), (double)rows, (double)H, (double)W, (double)C, (double)R};
   zmlx_array *in1[2] = {x, dy};
-  zmlx_status s = launch(ZI_DWCONV_PART, 2, in1, 1, &part, P * C, zmlx_array_numel(x), 6, sc1);
+  int64_t biggest = zmlx_array_numel(x) > P * 10 * C ? zmlx_array_numel(x) : P * 10 * C;
+  zmlx_status s = launch(ZI_DWCONV_PART, 2, in1, 1, &part, P * C, biggest, 6, sc1);
   double sc2[3] = {(double)(10 * C), (double)P, (double)C};
   zmlx_array *outs[2] = {dw, db};
   if (!s) s = launch(ZI_DWCONV_SUM, 1, &part, 2, outs, 10 * C, P * 10 * C, 3, sc2);

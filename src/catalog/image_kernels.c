@@ -125,10 +125,13 @@ static const char dwconv_part_body[] =
     "  for (zi_i xw = 0; xw < (zi_i)W; xw++) {\n"
     "    const zi_t gv = ZI_CV(g[xw * (zi_i)C]);\n"
     "    acc[9] += gv;\n"
+    /* unrolled on CUDA, so acc[] stays in registers */
+    "#ifdef ZMLX_CUDA\n#pragma unroll\n#endif\n"
     "    for (int di = 0; di < 3; di++) {\n"
     "      const zi_i y = h + di - 1;\n"
     "      if (y < 0 || y >= (zi_i)H) continue;\n"
     "      const x_t *row = x + ((base + y) * (zi_i)W) * (zi_i)C + c;\n"
+    "#ifdef ZMLX_CUDA\n#pragma unroll\n#endif\n"
     "      for (int dj = 0; dj < 3; dj++) {\n"
     "        const zi_i xx = xw + dj - 1;\n"
     "        if (xx >= 0 && xx < (zi_i)W) acc[di * 3 + dj] += gv * ZI_CV(row[xx * (zi_i)C]);\n"

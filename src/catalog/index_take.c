@@ -23,7 +23,8 @@ static zmlx_status check(zmlx_array *x, zmlx_array *idx, int axis, int *ax) {
                      "axis %d is out of range for x %s", axis, zmlx_array_format(x, b1, sizeof b1));
   *ax = axis < 0 ? axis + nd : axis;
   int same = zmlx_array_ndim(idx) == nd;
-  for (int d = 0; same && d < nd; d++) same = d == *ax || zmlx_array_dim(x, d) == zmlx_array_dim(idx, d);
+  for (int d = 0; same && d < nd; d++)
+    same = d == *ax || zmlx_array_dim(x, d) == zmlx_array_dim(idx, d);
   if (same) return ZMLX_STATUS_OK;
   return zmlx_fail(ZMLX_STATUS_SHAPE_MISMATCH, op,
                    "x is %s but idx is %s: they must agree except along axis %d",

@@ -156,7 +156,9 @@ static zmlx_status run(zmlx_array *a, zmlx_array *b, int ta, int tb, zmlx_array 
   }
   zmlx_device dev = zmlx_array_device(out);
   zmlx_dtype t = zmlx_array_dtype(out);
-  int blas = dev.type == ZMLX_DEVICE_CPU && zl_have_blas();
+  /* $ZMLX_MATMUL_FALLBACK=1: the run-time kernel only (tests use it). */
+  int libs = !zmlx_env_flag("ZMLX_MATMUL_FALLBACK", 0);
+  int blas = libs && dev.type == ZMLX_DEVICE_CPU && zl_have_blas();
   if (blas && t != ZMLX_DTYPE_F32 && t != ZMLX_DTYPE_F64)
     return blas_half(a, b, ta, tb, bias, act, sh, out);
   zl_gemm g = {.dtype = t, .batch = sh->batch, .M = sh->M, .N = sh->N, .K = sh->K, .c = out,
@@ -172,7 +174,7 @@ static zmlx_status run(zmlx_array *a, zmlx_array *b, int ta, int tb, zmlx_array 
     g.batch = 1;
   }
   int done = 0;
-  if (!s && dev.type == ZMLX_DEVICE_CUDA) s = zl_cublaslt_gemm(&g, &done);
+  if (!s && libs && dev.type == ZMLX_DEVICE_CUDA) s = zl_cublaslt_gemm(&g, &done);
   if (!s && !done && blas) {
     s = zl_blas_gemm(&g);
     if (!s) s = zl_epilogue(out, g.bias, act, out);

@@ -86,15 +86,13 @@ void zcat_linear_shutdown(void) {
   pthread_mutex_unlock(&lock);
 }
 
-zmlx_status zl_fallback_gemm(const zl_gemm *g) {
+zmlx_status zl_fallback_kernel(zmlx_kernel **out) {
   static const char *const ins[] = {"a", "b", "bias"}, *const outs[] = {"c"};
   static const char *const scs[] = {"n", "M", "N", "K", "lda", "ldb", "sa", "sb",
                                     "acol", "bcol", "has_bias", "act"};
   static const zmlx_dtype i64[12] = {ZMLX_DTYPE_I64, ZMLX_DTYPE_I64, ZMLX_DTYPE_I64, ZMLX_DTYPE_I64,
                                      ZMLX_DTYPE_I64, ZMLX_DTYPE_I64, ZMLX_DTYPE_I64, ZMLX_DTYPE_I64,
                                      ZMLX_DTYPE_I64, ZMLX_DTYPE_I64, ZMLX_DTYPE_I64, ZMLX_DTYPE_I64};
-  int64_t n = g->batch * g->M * g->N;
-  if (n == 0) return ZMLX_STATUS_OK;
   pthread_mutex_lock(&lock);
   zmlx_status s = ZMLX_STATUS_OK;
   if (!gemm_kernel) {
@@ -103,9 +101,16 @@ zmlx_status zl_fallback_gemm(const zl_gemm *g) {
                           .scalar_names = scs, .scalar_dtypes = i64, .source = gemm_body};
     s = zmlx_kernel_create(&d, &gemm_kernel);
   }
-  zmlx_kernel *k = gemm_kernel;
+  *out = gemm_kernel;
   pthread_mutex_unlock(&lock);
-  ZMLX_TRY(s);
+  return s;
+}
+
+zmlx_status zl_fallback_gemm(const zl_gemm *g) {
+  int64_t n = g->batch * g->M * g->N;
+  if (n == 0) return ZMLX_STATUS_OK;
+  zmlx_kernel *k;
+  ZMLX_TRY(zl_fallback_kernel(&k));
   zmlx_template_arg t[1] = {{"F64", ZMLX_TEMPLATE_BOOL, g->dtype == ZMLX_DTYPE_F64}};
   double sc[12] = {(double)n, (double)g->M, (double)g->N, (double)g->K, (double)g->a.ld,
                    (double)g->b.ld, (double)g->a.batch_stride, (double)g->b.batch_stride,

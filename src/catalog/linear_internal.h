@@ -40,7 +40,9 @@ void zl_cublaslt_shutdown(void);
 int zl_have_blas(void);
 zmlx_status zl_blas_gemm(const zl_gemm *g);
 
-/* The run-time kernel that computes any zl_gemm on any backend. */
+/* The run-time kernel that computes any zl_gemm on any backend (inputs
+ * a, b, bias; output c; twelve i64 scalars; template F64), and a call. */
+zmlx_status zl_fallback_kernel(zmlx_kernel **out);
 zmlx_status zl_fallback_gemm(const zl_gemm *g);
 /* out = act(c + bias) converted to out's dtype (c may be out itself). */
 zmlx_status zl_epilogue(zmlx_array *c, zmlx_array *bias, zmlx_matmul_act act, zmlx_array *out);

@@ -19,6 +19,7 @@ typedef struct row_stats {
   double lse, sx;
 } row_stats;
 
+/* An empty row's logsumexp is -inf. */
 static row_stats stats(const double *x, int64_t V) {
   double m = -INFINITY, s = 0, sx = 0;
   for (int64_t j = 0; j < V; j++) m = fmax(m, x[j]);
@@ -26,14 +27,14 @@ static row_stats stats(const double *x, int64_t V) {
     s += exp(x[j] - m);
     sx += x[j];
   }
-  row_stats r = {m + log(s), sx};
+  row_stats r = {V ? m + log(s) : -INFINITY, sx};
   return r;
 }
 
 static int64_t n_rows(const zcat_host_call *c, int64_t *V) {
   const zcat_tensor *x = &c->in[0];
   *V = x->shape[x->ndim - 1];
-  return *V ? x->n / *V : 0;
+  return c->in[1].n;
 }
 
 /* Each row's loss (0 when ignored); returns the count of rows kept. */
@@ -125,13 +126,15 @@ static const char *const cases[] = {"4 V=7",
                                     "2 V=20000",
                                     "5 V=4097 label_smoothing=0 z_loss=0",
                                     "6 V=9 ignore_index=-100",
+                                    "4 V=0 ignore_index=0",
                                     "9 V=64 ~logits",
+                                    "4 V=64 @logits",
                                     NULL};
 /* Every row ignored has no mean (NaN): no single-row cases. */
 static const char *const mean_cases[] = {"6 V=7",     "3x5 V=33",
                                          "2 V=20000", "7 V=4097 label_smoothing=0",
                                          "5 V=9 ignore_index=-100 z_loss=0", "9 V=64 ~logits",
-                                         NULL};
+                                         "4 V=64 @logits", NULL};
 static const char *const full_cases[] = {"64 V=32000", "3 V=151936", "1000 V=1025", NULL};
 static const char *const bad[] = {"logits:4x7 targets:5 => SHAPE_MISMATCH",
                                   "logits:- targets:- => SHAPE_MISMATCH",

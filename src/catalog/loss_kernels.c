@@ -352,7 +352,7 @@ typedef struct shape {
 /* Chunks per row: about eight waves of blocks (8 resident a
  * multiprocessor), so the last wave's idle tail stays small; a chunk has
  * UNROLL vectors a lane at least. */
-static shape shape_of(const zmlx_array *logits, int vec) {
+static shape shape_of(const zmlx_array *logits, int64_t M, int vec) {
   shape s;
   s.cuda = zsm_cuda_shapes(zmlx_array_device(logits));
   s.blk = s.cuda ? CUDA_BLK : CPU_BLK;
@@ -360,7 +360,7 @@ static shape shape_of(const zmlx_array *logits, int vec) {
   s.vec = vec;
   int nd = logits->ndim;
   s.V = nd ? logits->shape[nd - 1] : 1;
-  s.M = s.V ? zmlx_array_numel(logits) / s.V : 0;
+  s.M = M;
   int64_t target = (int64_t)zsm_sms(zmlx_array_device(logits)) * 64;
   int64_t most = s.V / vec / ((int64_t)s.blk * s.unroll);
   s.S = s.M ? (target + s.M - 1) / s.M : 1;
@@ -387,7 +387,8 @@ static zmlx_dtype compute_of(const zmlx_array *logits) {
 zmlx_status zsm_ce_forward(const char *op, const zsm_ce_args *a, zmlx_array *loss,
                            zmlx_array *lse) {
   zmlx_array *x = a->logits;
-  shape sh = shape_of(x, (int)(16 / zmlx_dtype_size(x->dtype)));
+  /* The rows are the targets' (V == 0 still has a logsumexp, -inf). */
+  shape sh = shape_of(x, zmlx_array_numel(a->targets), (int)(16 / zmlx_dtype_size(x->dtype)));
   if (sh.M == 0) return ZMLX_STATUS_OK;
   zmlx_dtype ct = compute_of(x);
   zmlx_kernel *kp, *kf;
@@ -422,7 +423,7 @@ zmlx_status zsm_ce_backward(const char *op, const zsm_ce_args *a, zmlx_array *ls
   int vec = (int)(16 / es);
   uintptr_t px = (uintptr_t)zmlx_array_data(x), pd = (uintptr_t)zmlx_array_data(dx);
   while (vec > 1 && (px - pd) % ((uintptr_t)vec * es)) vec /= 2;
-  shape sh = shape_of(x, vec);
+  shape sh = shape_of(x, zmlx_array_numel(a->targets), vec);
   if (sh.M == 0 || sh.V == 0) return ZMLX_STATUS_OK;
   zmlx_kernel *k;
   ZMLX_TRY(kernel(op, K_BWD, &k));

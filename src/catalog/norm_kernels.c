@@ -5,9 +5,14 @@
  * CUDA launch shape (see norm_src.c): VEC elements per load (16 bytes when
  * the row length and every pointer allow it), TPR lanes per row aiming at
  * `et` elements per lane, rows kept in registers up to `emax` elements per
- * lane, else streamed. The backward runs min(row groups, SMs * bps)
- * blocks, each leaving one partial row of the weight (and bias) gradient
- * per row group; the wsum kernel adds them.
+ * lane, else streamed. Where a lane's share of a row is at most 32 bytes,
+ * the forward loads the weight (and bias) with the row and the backward
+ * prefetches the next row; beyond that the registers would cost blocks
+ * per multiprocessor (ptxas, sm_90, bf16: rmsnorm forward 40 registers at
+ * D = 4096, backward 96; 132 and 168 at D = 16384 and 8192 with them). The
+ * backward runs min(row groups, SMs * bps) blocks, each leaving one
+ * partial row of the weight (and bias) gradient per row group; the wsum
+ * kernel adds them.
  *
  * Knobs, read once ($ZMLX_TUNE_<NAME>): NORM_ET, NORM_EMAX (forward),
  * NORM_BWD_ET, NORM_BWD_EMAX, NORM_BWD_BPS, NORM_BWD_PF (0: no prefetch
@@ -29,7 +34,7 @@ typedef struct nrm_tuning {
   int et, emax, bwd_et, bwd_emax, bwd_bps, bwd_pf, ln_own;
 } nrm_tuning;
 
-static nrm_tuning tuning = {.et = 16, .emax = 64, .bwd_et = 16, .bwd_emax = 32, .bwd_bps = 2,
+static nrm_tuning tuning = {.et = 16, .emax = 64, .bwd_et = 16, .bwd_emax = 16, .bwd_bps = 2,
                              .bwd_pf = 1};
 static pthread_once_t tuning_once = PTHREAD_ONCE_INIT;
 
@@ -163,12 +168,14 @@ void zcat_norm_shutdown(void) {
 /* ---- launch plans ------------------------------------------------------- */
 typedef struct nrm_plan {
   int cuda, vec, tpr, rpb, nch, regs, quad;
+  int few; /* a lane's share of a row, as stored, fits in 32 bytes */
 } nrm_plan;
 
 static int imax(int a, int b) { return a > b ? a : b; }
 
-/* Lanes per row and vectors per lane for rows of D elements. */
-static void plan_rows(int64_t D, int f64, int bwd, nrm_plan *p) {
+/* Lanes per row and vectors per lane for rows of D elements of esize
+ * bytes. */
+static void plan_rows(int64_t D, size_t esize, int f64, int bwd, nrm_plan *p) {
   const nrm_tuning *t = tune();
   int et = bwd ? t->bwd_et : t->et, emax = bwd ? t->bwd_emax : t->emax;
   if (f64) et = imax(1, et / 2), emax = imax(1, emax / 2); /* twice the registers */
@@ -177,10 +184,12 @@ static void plan_rows(int64_t D, int f64, int bwd, nrm_plan *p) {
   p->tpr = zr_pow2_clamp((nv + nch_t - 1) / nch_t, 1, 256);
   int64_t nch = (nv + p->tpr - 1) / p->tpr;
   p->regs = nch <= nch_max;
-  p->nch = p->regs ? (int)nch : nch_t;
+  /* Streamed rows: half the register budget in loads per pass. */
+  p->nch = p->regs ? (int)nch : imax(1, emax / 2 / p->vec);
   if (!p->regs) p->tpr = 256;
   p->rpb = p->tpr >= 128 ? 1 : 128 / p->tpr;
   p->quad = D % 4 == 0 && p->vec % 4 == 0;
+  p->few = p->regs && (size_t)p->nch * (size_t)p->vec * esize <= 32;
 }
 
 /* The widest VEC for rows of D elements and these (contiguous) arrays. */
@@ -330,7 +339,7 @@ zmlx_status zcat_norm_forward(const zcat_norm_job *j, zmlx_array **y, zmlx_array
     if (p.cuda) {
       zmlx_array *all[6] = {a.x, a.res, a.w, a.b, out[0], out[1]};
       p.vec = pick_vec(D, 6, all);
-      plan_rows(D, f64, 0, &p);
+      plan_rows(D, zmlx_dtype_size(t), f64, 0, &p);
       cfg.block[0] = p.tpr * p.rpb;
       cfg.grid[0] = (rows + p.rpb - 1) / p.rpb * cfg.block[0];
     } else {
@@ -338,6 +347,8 @@ zmlx_status zcat_norm_forward(const zcat_norm_job *j, zmlx_array **y, zmlx_array
     }
     cfg.grid[1] = cfg.grid[2] = 1;
     plan_templates(&p, &tm);
+    /* The weight and bias loaded with the row, when that costs few registers. */
+    if (p.cuda) tadd(&tm, "EARLY", p.few);
     cfg.n_templates = tm.n;
     cfg.templates = tm.t;
     if (!s) s = launch(k, ni, in, &cfg, out, j->res ? 2 : 1);
@@ -416,9 +427,12 @@ zmlx_status zcat_norm_backward(const zcat_norm_job *j, zmlx_array **dx, zmlx_arr
     if (p.cuda && !s) {
       zmlx_array *all[6] = {a.x, a.res, a.w, a.dy, a.dh, gx};
       p.vec = pick_vec(D, 6, all);
-      plan_rows(D, f64, 1, &p);
+      plan_rows(D, zmlx_dtype_size(t), f64, 1, &p);
       int64_t groups = (rows + p.rpb - 1) / p.rpb;
-      int64_t most = (int64_t)zr_device_sms(zmlx_array_device(j->x)) * tune()->bwd_bps;
+      /* Streamed rows keep fewer registers and have no prefetch: twice
+       * the blocks. */
+      int64_t most = (int64_t)zr_device_sms(zmlx_array_device(j->x)) * tune()->bwd_bps *
+                     (p.regs ? 1 : 2);
       int64_t blocks = groups < most ? groups : most;
       parts = blocks * p.rpb;
       cfg.block[0] = p.tpr * p.rpb;
@@ -446,7 +460,8 @@ zmlx_status zcat_norm_backward(const zcat_norm_job *j, zmlx_array **dx, zmlx_arr
     tadd(&tm, "WANT_DB", want_db);
     tadd(&tm, "DROP", j->drop);
     plan_templates(&p, &tm);
-    if (p.cuda) tadd(&tm, "PF", tune()->bwd_pf);
+    /* Prefetching the next row, when that costs few registers. */
+    if (p.cuda) tadd(&tm, "PF", tune()->bwd_pf && p.few);
     cfg.n_templates = tm.n;
     cfg.templates = tm.t;
     double sc[N_SC];

@@ -11,11 +11,14 @@
  * the passes, so every array is read once; otherwise (rows too long) each
  * pass streams the row again, NCH vectors in flight. Row sums: butterfly
  * shuffles within warps, then shared memory across the group's warps.
+ * EARLY (forward) loads the weight and bias with the row; PF (backward)
+ * loads the next row while this one is reduced.
  *
  * The backward walks rows blockIdx * RPB + grp, stepping by the grid, and
  * keeps each lane's share of the weight and bias gradients in f32 (f64 for
- * f64) registers; at the end every group writes its partial row, and the
- * wsum kernel adds the partial rows up (deterministic, no atomics). */
+ * f64) registers (streamed rows: in the group's partial row, which only
+ * that lane touches); at the end every group writes its partial row, and
+ * the wsum kernel adds the partial rows up (deterministic, no atomics). */
 #include "catalog/norm_kernels.h"
 
 /* Shared by the forward and backward kernels. */
@@ -171,13 +174,11 @@ static const char fwd_body[] =
     "const long long base = (ok ? row : 0) * ncols;\n"
     "int ph = 0;\n"
     "acc_t v[NCH][VEC], s1[1] = {0}, mu = 0, r;\n"
-    /* Rows in registers: the weight and bias are loaded (as stored) with
-     * the row, not after the reductions. */
-    "#if REGS\n"
+    /* EARLY: the weight and bias are loaded (as stored) with the row, not
+     * after the reductions. */
+    "#define NRM_WB_EARLY (REGS && EARLY)\n"
+    "#if NRM_WB_EARLY\n"
     "nrm_v pwt[NCH], pbs[NCH];\n"
-    "#define NRM_WB_EARLY 1\n"
-    "#else\n"
-    "#define NRM_WB_EARLY 0\n"
     "#endif\n"
     "NRM_OUTER {\n"
     "  NRM_UNROLL for (int k = 0; k < (int)NCH; k++) {\n"

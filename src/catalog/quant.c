@@ -101,6 +101,9 @@ static zmlx_status launch(zmlx_qformat format, zmlx_array *q, zmlx_array *sc, zm
       {"F64", ZMLX_TEMPLATE_BOOL, zmlx_array_dtype(sc) == ZMLX_DTYPE_F64},
       {"IDX32", ZMLX_TEMPLATE_BOOL, n < INT32_MAX - 16},
       {"FULLWARP", ZMLX_TEMPLATE_BOOL, fullwarp},
+      /* Constants on CUDA (fast kernels); run-time on the CPU (few compiles). */
+      {"FMTC", ZMLX_TEMPLATE_INT, cuda ? (int)format : -1},
+      {"ACTC", ZMLX_TEMPLATE_INT, cuda ? (int)act : -1},
   };
   int64_t points = n / vec;
   int block = 256;

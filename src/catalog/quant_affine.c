@@ -125,11 +125,13 @@ zmlx_status zmlx_affine_dequantize(zmlx_array *wq, zmlx_array *scales, zmlx_arra
   if (!s && words > 0) {
     zmlx_kernel *k;
     s = zq_kernel(ZQ_AFFINE_DEQUANT, &k);
+    int cuda = zmlx_array_device(res).type == ZMLX_DEVICE_CUDA;
     zmlx_template_arg tp[] = {{"BITS", ZMLX_TEMPLATE_INT, bits},
                               {"IDX32", ZMLX_TEMPLATE_BOOL, zmlx_array_numel(res) < INT32_MAX - 256},
-                              {"F64", ZMLX_TEMPLATE_BOOL, 0}};
+                              {"F64", ZMLX_TEMPLATE_BOOL, 0},
+                              {"ACTC", ZMLX_TEMPLATE_INT, cuda ? (int)act : -1}};
     double sc[3] = {(double)words, group_size, act};
-    zmlx_launch_config cfg = {.grid = {words, 1, 1}, .n_templates = 3, .templates = tp,
+    zmlx_launch_config cfg = {.grid = {words, 1, 1}, .n_templates = 4, .templates = tp,
                               .n_scalars = 3, .scalars = sc};
     zmlx_array *in[3] = {wq, scales, biases}, *outs[1] = {res};
     if (!s) s = zk_launch(k, 3, in, &cfg, outs, ZK_OUTPUTS_GIVEN);

@@ -12,10 +12,13 @@ typedef enum zq_kernel_id {
    * scale, the zmlx_qformat << 4, the zmlx_dequant_act << 8). templates
    * NIB (two codes per byte), VEC (1 or 8 values per point), F64 (compute
    * in double), IDX32 (indices fit 32 bits), FULLWARP (CUDA: the grid is
-   * whole blocks and the body checks bounds itself, for warp shuffles). */
+   * whole blocks and the body checks bounds itself, for warp shuffles),
+   * FMTC and ACTC (the format and activation as constants, or -1 to read
+   * them from flags). */
   ZQ_DEQUANT = 0,
   /* inputs wq, s, b; output out; scalars n (words), group, act (i64);
-   * templates BITS, IDX32. One point per u32 word. */
+   * templates BITS, IDX32, ACTC (act as a constant, or -1). One point per
+   * u32 word. */
   ZQ_AFFINE_DEQUANT,
   /* input w; outputs wq, s, b; scalars n (groups), bits, group (i64);
    * templates TMAX (w's dtype: 0 f32, 1 f16, 2 bf16, for its largest finite

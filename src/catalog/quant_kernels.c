@@ -43,12 +43,15 @@ static const char header[] =
     "  return zmlx_e4m3_bits_to_f32((uint8_t)c);\n"
     "#endif\n}\n";
 
-/* One point: VEC consecutive values of one row (K % VEC == 0). The
- * format, the activation and the layout of the scales are uniform
- * run-time branches (flags), not templates, so that one compiled variant
- * per dtype serves every format: compiles dominate the CPU tests. */
+/* One point: VEC consecutive values of one row (K % VEC == 0). On the CPU
+ * the format, the activation and the layout of the scales are uniform
+ * run-time branches (flags), so that one compiled variant per dtype serves
+ * every format: compiles dominate the CPU tests. */
 static const char dequant_body[] =
-    "const int fmt = (int)(flags >> 4) & 15, act = (int)(flags >> 8) & 15;\n"
+    /* FMTC/ACTC >= 0 (CUDA): compile-time constants, so the branches fold
+     * away where the compile is cheap; -1 (CPU): read from flags. */
+    "const int fmt = FMTC >= 0 ? (int)FMTC : (int)(flags >> 4) & 15;\n"
+    "const int act = ACTC >= 0 ? (int)ACTC : (int)(flags >> 8) & 15;\n"
     "const int has_b = (flags & 1) != 0, scal = (flags & 2) != 0, sameg = (flags & 4) != 0;\n"
     "const zq_i e0 = (zq_i)gid * (zq_i)VEC;\n"
     "#if FULLWARP\n"
@@ -154,10 +157,10 @@ static const char affine_dequant_body[] =
     "#else\n"
     "  w = p + bi;\n"
     "#endif\n"
-    "  if (act) { out_t wr[1]; zmlx_store(wr, 0, w); w = zmlx_tof(wr[0]); }\n"
-    "  if (act == 1) w = zmlx_siluf(w);\n"
-    "  else if (act == 2) w = zmlx_gelu_tanh_stablef(w);\n"
-    "  else if (act == 3) w = zmlx_gelu_erf_stablef(w);\n"
+    "  const int ac = ACTC >= 0 ? (int)ACTC : (int)act;\n"
+    "  if (ac == 1) w = zmlx_siluf(w);\n"
+    "  else if (ac == 2) w = zmlx_gelu_tanh_stablef(w);\n"
+    "  else if (ac == 3) w = zmlx_gelu_erf_stablef(w);\n"
     "  zmlx_store(o.v, j, w);\n"
     "}\n"
     "*(zq_vec *)(out + e) = o;\n";

@@ -66,11 +66,16 @@ int zcat_aligned16(const zmlx_array *a) {
 
 zmlx_status zcat_check_grad_shape(const char *op, const zmlx_array *g, const zmlx_array *x) {
   if (!g || !x) return ZMLX_STATUS_OK; /* the op itself reports NULL */
+  char b1[300], b2[300];
+  zmlx_device dg = zmlx_array_device(g), dx = zmlx_array_device(x);
+  if (dg.type != dx.type || dg.index != dx.index)
+    return zmlx_fail(ZMLX_STATUS_DEVICE_MISMATCH, op,
+                     "the output gradient is %s but the forward's input is %s",
+                     zmlx_array_format(g, b1, sizeof b1), zmlx_array_format(x, b2, sizeof b2));
   int same = zmlx_array_ndim(g) == zmlx_array_ndim(x);
   for (int d = 0; same && d < zmlx_array_ndim(x); d++)
     same = zmlx_array_dim(g, d) == zmlx_array_dim(x, d);
   if (same) return ZMLX_STATUS_OK;
-  char b1[300], b2[300];
   return zmlx_fail(ZMLX_STATUS_SHAPE_MISMATCH, op,
                    "the output gradient is %s but the forward's input is %s",
                    zmlx_array_format(g, b1, sizeof b1), zmlx_array_format(x, b2, sizeof b2));

@@ -35,7 +35,8 @@ zmlx_status zcat_raw_launch(zmlx_kernel *k, int n_in, zmlx_array *const *in, int
 int zcat_aligned16(const zmlx_array *a);
 
 /* For the registry's runners: a backward's output gradient g must have
- * the forward's shape (x's), as the tape would check; fails naming op. */
+ * the forward's shape and device (x's), as the tape would check, for
+ * backward calls that do not take x themselves; fails naming op. */
 zmlx_status zcat_check_grad_shape(const char *op, const zmlx_array *g, const zmlx_array *x);
 /* For runners whose entry name differs from the op's: s, with the last
  * error prefixed by "name: " unless it already names it. */

@@ -141,12 +141,13 @@ static zmlx_status run_grad(const zcat_dev_call *c) {
 /* Cases without an empty row where the result would be NaN (mean, var),
  * and with n > 1 where var divides by n - 1. */
 static const char *const no_empty_rows[] = {"- D=1", "D=7", "D=4097", "3x5 D=33", "0 D=16",
-                                            "9 D=64 ~*", "D=129 ~*", NULL};
+                                            "9 D=64 ~*", "D=129 ~*", "5 D=64 @x", NULL};
 static const char *const var_cases[] = {"- D=2", "D=7", "D=4097", "3x5 D=33", "0 D=16",
                                         "5 D=2 unbiased=0", "- D=1 unbiased=0", "9 D=64 ~*",
-                                        "D=129 ~*", NULL};
+                                        "D=129 ~*", "5 D=64 @x", NULL};
 static const char *const std_cases[] = {"- D=2", "D=7", "D=4097", "3x5 D=33", "0 D=16",
-                                        "5 D=2 unbiased=0", "9 D=64 ~*", "D=129 ~*", NULL};
+                                        "5 D=2 unbiased=0", "9 D=64 ~*", "D=129 ~*",
+                                        "5 D=64 @x", NULL};
 static const char *const full_cases[] = {"1000 D=1025", "17x19 D=4096", "3 D=100003",
                                          "65 D=257 ~*", NULL};
 /* k = D sorts the whole row; D=20000 has too many keys per lane to keep
@@ -156,7 +157,9 @@ static const char *const topk_cases[] = {"- D=1 K=1 k=1",      "D=7 K=3 k=3",
                                          "0 D=16 K=4 k=4",     "4 D=0 K=0 k=0",
                                          "4 D=5 K=0 k=0",      "16 D=128 K=8 k=8",
                                          "2 D=20000 K=50 k=50", "9 D=64 K=5 k=5 ~x",
-                                         NULL};
+                                         "5 D=64 K=3 k=3 @x",  NULL};
+static const char *const topk_full[] = {"1000 D=1025 K=10 k=10", "3 D=100003 K=64 k=64",
+                                        "2 D=151936 K=50 k=50", "65 D=257 K=7 k=7 ~x", NULL};
 static const char *const topk_bad[] = {"D=5 K=6 k=6 => INVALID_ARGUMENT",
                                        "D=5 K=1 k=-1 => INVALID_ARGUMENT", NULL};
 static const char *const var_bad[] = {"D=5 unbiased=2 => INVALID_ARGUMENT", NULL};
@@ -168,10 +171,12 @@ static const char *const var_bad[] = {"D=5 unbiased=2 => INVALID_ARGUMENT", NULL
 /* A compensated f32 sum is about as good as the f32 result's rounding. */
 #define KAHAN_TOL .tol = {[ZMLX_DTYPE_F32] = 3e-7}
 
-#define R(KIND, NAME, API, SUMMARY, NOUT, PERF, ...)                                       \
+#define RF(KIND, NAME, API, SUMMARY, NOUT, PERF, FULL, ...)                                \
   {.name = NAME, .family = "reduce", .summary = SUMMARY, .api = API, .kind = KIND,         \
    .n_in = 1, .n_out = NOUT, .dtypes = ZCAT_DT_FLOATS, .backends = ZCAT_ALL_BACKENDS,       \
-   .ref = ref, .run = run, .full_cases = full_cases, .perf = PERF, __VA_ARGS__}
+   .ref = ref, .run = run, .full_cases = FULL, .perf = PERF, __VA_ARGS__}
+#define R(KIND, NAME, API, SUMMARY, NOUT, PERF, ...)                                       \
+  RF(KIND, NAME, API, SUMMARY, NOUT, PERF, full_cases, __VA_ARGS__)
 #define P "16384 D=4096"
 #define X(FLAGS) {{"x", "...,D", FLAGS}}
 #define X_OFFSET {{"x", "...,D", 0, 10, 13}}
@@ -204,9 +209,9 @@ static const zcat_entry entries[] = {
       "index of the maximum (first NaN; ties to the lowest index), i64", 1, P, .in = X(0),
       .out = {{"index", "...", ZCAT_INDEX, 0, 0, NULL, ZMLX_DTYPE_I64}}, .tol = EXACT,
       .cases = no_empty_rows),
-    R(K_TOPK, "topk", "zmlx_topk",
-      "k largest along the last axis, sorted, ties to the lower index; values and i64 indices",
-      2, "16384 D=128 K=8 k=8", .in = X(0),
+    RF(K_TOPK, "topk", "zmlx_topk",
+       "k largest along the last axis, sorted, ties to the lower index; values and i64 indices",
+       2, "16384 D=128 K=8 k=8", topk_full, .in = X(0),
       .out = {{"values", "...,K"}, {"indices", "...,K", ZCAT_INDEX, 0, 0, NULL, ZMLX_DTYPE_I64}},
       .n_params = 1, .params = {{"k", 1}}, .tol = EXACT, .cases = topk_cases, .bad = topk_bad),
 };

@@ -45,8 +45,8 @@ static const char header[] =
     "}\n"
     "#endif\n"
     /* Every element's key is above 0 (-inf is 0x007fffff...), so key 0
-     * marks "nothing". NaN is all ones: equal NaNs tie, lowest index
-     * first. */
+     * marks "nothing" (which k <= D rules out; the reads guard it anyway).
+     * NaN is all ones: equal NaNs tie, lowest index first. */
     "typedef struct zs_pick { zs_key k; int i; } zs_pick;\n"
     "ZMLX_FN int zs_better(const zs_key k, const int i, const zs_pick b) {\n"
     "  return k > b.k || (k == b.k && i < b.i);\n"
@@ -91,7 +91,7 @@ static const char body[] =
     "                                        if (zs_better(o.k, o.i, *p)) *p = o;\n"
     "                                      });\n"
     "  if (ok && lane == 0) {\n"
-    "    values[row * K + r] = px[b.i];\n"
+    "    values[row * K + r] = px[b.k ? b.i : 0];\n"
     "    indices[row * K + r] = b.i;\n"
     "  }\n"
     "  last = b;\n"
@@ -103,7 +103,7 @@ static const char body[] =
     "  b.k = 0;\n"
     "  b.i = 0x7fffffff;\n"
     "  for (int j = 0; j < (int)D; j++) zs_take(&b, zs_key_of(ZS_TOC(px[j])), j, last);\n"
-    "  values[gid * K + r] = px[b.i];\n"
+    "  values[gid * K + r] = px[b.k ? b.i : 0];\n"
     "  indices[gid * K + r] = b.i;\n"
     "  last = b;\n"
     "}\n"

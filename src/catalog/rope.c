@@ -2,7 +2,9 @@
  * kernel (rope_kernel.c). rope, rope_qk and their backwards write new
  * arrays; rope_kv_cache writes into the caches. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "catalog/cat_internal.h"
 #include "catalog/rope_internal.h"
@@ -67,10 +69,16 @@ static zmlx_status check_spec(const char *op, const zmlx_rope_spec *r, const cha
 /* x: a float array (..., H, D). */
 static zmlx_status check_x(const char *op, const char *name, zmlx_array *x) {
   ZMLX_TRY(zcat_check_dtype(op, name, x, ZCAT_FLOAT_DTYPES));
-  if (zmlx_array_ndim(x) >= 2) return ZMLX_STATUS_OK;
   char b[300];
-  return zmlx_fail(ZMLX_STATUS_SHAPE_MISMATCH, op, "%s is %s: needs (..., heads, head size)", name,
-                   zmlx_array_format(x, b, sizeof b));
+  if (zmlx_array_ndim(x) < 2)
+    return zmlx_fail(ZMLX_STATUS_SHAPE_MISMATCH, op, "%s is %s: needs (..., heads, head size)",
+                     name, zmlx_array_format(x, b, sizeof b));
+  /* The kernel counts heads and head sizes in 32 bits. */
+  if (zmlx_array_dim(x, -1) > INT32_MAX || zmlx_array_dim(x, -2) > INT32_MAX)
+    return zmlx_fail(ZMLX_STATUS_SHAPE_MISMATCH, op,
+                     "%s is %s: heads and head size must be below 2^31", name,
+                     zmlx_array_format(x, b, sizeof b));
+  return ZMLX_STATUS_OK;
 }
 
 static int64_t tokens(const zmlx_array *x) {
@@ -88,11 +96,20 @@ static int fast_ok(const part *p, int vec, zmlx_rope_layout layout) {
          ay % 16 == 0 && p->D % vec == 0 && p->R % rq == 0;
 }
 
-static int64_t items(const part *p, int fast, int vec, zmlx_rope_layout layout, int64_t n) {
+/* Heads per work item of the vector path: ZR_HPT, or $ZMLX_TUNE_ROPE_HPT
+ * (1, 2, 4 or 8) to try others on a GPU. */
+static int heads_per_item(void) {
+  const char *v = zmlx_env("ZMLX_TUNE_ROPE_HPT");
+  int h = v ? atoi(v) : ZR_HPT;
+  return h == 1 || h == 2 || h == 4 || h == 8 ? h : ZR_HPT;
+}
+
+static int64_t items(const part *p, int fast, int vec, int hpt, zmlx_rope_layout layout,
+                     int64_t n) {
   if (!p->x || !p->H || !p->D) return 0;
   if (!fast) return n * p->H * (p->R / 2 + p->D - p->R);
   int64_t crot = layout == ZMLX_ROPE_HALF ? p->R / (2 * vec) : p->R / vec;
-  return n * ((p->H + ZR_HPT - 1) / ZR_HPT) * (crot + (p->D - p->R) / vec);
+  return n * ((p->H + hpt - 1) / hpt) * (crot + (p->D - p->R) / vec);
 }
 
 /* One launch over parts a and b (b.x NULL: none). Token count, positions
@@ -105,7 +122,8 @@ static zmlx_status launch(const zmlx_rope_spec *r, part a, part b, int cache, in
   int64_t n = tokens(a.x), nd = zmlx_array_ndim(a.x);
   int64_t tlen = nd > 2 ? zmlx_array_dim(a.x, (int)nd - 3) : 1;
   if (tlen < 1) tlen = 1;
-  int64_t ia = items(&a, fast, vec, r->layout, n), ib = items(&b, fast, vec, r->layout, n);
+  int hpt = heads_per_item();
+  int64_t ia = items(&a, fast, vec, hpt, r->layout, n), ib = items(&b, fast, vec, hpt, r->layout, n);
   zmlx_array *dummy = NULL;
   zmlx_status s = ZMLX_STATUS_OK;
   if (!b.x) {
@@ -125,7 +143,7 @@ static zmlx_status launch(const zmlx_rope_spec *r, part a, part b, int cache, in
         {"LAYOUT", ZMLX_TEMPLATE_INT, r->layout},
         {"POS", ZMLX_TEMPLATE_BOOL, r->positions != NULL},
         {"VEC", ZMLX_TEMPLATE_INT, vec},
-        {"HPT", ZMLX_TEMPLATE_INT, ZR_HPT},
+        {"HPT", ZMLX_TEMPLATE_INT, hpt},
     };
     double sc[ZR_N_SCALARS] = {(double)ia, (double)a.H, (double)a.D, (double)a.R,
                                (double)(dummy ? 0 : b.H), (double)b.D, (double)b.R,

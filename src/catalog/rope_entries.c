@@ -52,7 +52,10 @@ static int64_t lead_count(const zcat_tensor *x) {
   return n;
 }
 
-static int64_t lead_last(const zcat_tensor *x) { return x->ndim > 2 && x->shape[x->ndim - 3] > 0 ? x->shape[x->ndim - 3] : 1; }
+/* The size of the last leading axis (token t's index runs along it). */
+static int64_t lead_last(const zcat_tensor *x) {
+  return x->ndim > 2 && x->shape[x->ndim - 3] > 0 ? x->shape[x->ndim - 3] : 1;
+}
 
 /* ---- frequencies of the config entries, from transformers' formulas ---- */
 typedef struct cfg {
@@ -188,7 +191,8 @@ static zmlx_status grad_like(const zcat_dev_call *c, int j, const zmlx_array *x)
 
 static zmlx_rope_spec spec_of(const zcat_dev_call *c) {
   int k = c->e->kind;
-  zmlx_rope_spec r = {.inv_freq = c->in[1], .layout = k == K_INTERLEAVED ? ZMLX_ROPE_INTERLEAVED : ZMLX_ROPE_HALF};
+  zmlx_rope_spec r = {.inv_freq = c->in[1],
+                      .layout = k == K_INTERLEAVED ? ZMLX_ROPE_INTERLEAVED : ZMLX_ROPE_HALF};
   if (k == K_OFFSET) {
     r.offset = (int64_t)c->p[0];
     r.scale = c->p[1];

@@ -43,7 +43,9 @@ static zmlx_status check(const zmlx_rope_config *r, int64_t max_pos) {
 }
 
 /* get_mscale in transformers' yarn. */
-static double mscale_of(double scale, double m) { return scale <= 1 ? 1.0 : 0.1 * m * log(scale) + 1.0; }
+static double mscale_of(double scale, double m) {
+  return scale <= 1 ? 1.0 : 0.1 * m * log(scale) + 1.0;
+}
 
 /* find_correction_dim: the pair index that turns num_rot times over len. */
 static double correction_dim(double num_rot, double dim, double base, double len) {

@@ -45,7 +45,7 @@ static zmlx_status run_grad(const zcat_dev_call *c) {
 
 /* D=20000 and D=4097 take several chunks of lanes per row. */
 static const char *const cases[] = {"- D=1", "D=7", "D=4097", "3x5 D=33", "0 D=16", "4 D=0",
-                                    "2 D=20000", "9 D=64 ~*", "D=129 ~*", NULL};
+                                    "2 D=20000", "9 D=64 ~*", "D=129 ~*", "3 D=64 @*", NULL};
 static const char *const full_cases[] = {"1000 D=1025", "17x19 D=4096", "3 D=100003",
                                          "65 D=257 ~*", NULL};
 

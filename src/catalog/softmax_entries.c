@@ -133,8 +133,12 @@ static zmlx_status run_grad(const zcat_dev_call *c) {
 }
 
 /* D=40000 takes the streaming path (rows longer than the lanes keep). */
-static const char *const cases[] = {"- D=1", "1 D=1", "D=7", "D=4097", "3x5 D=33", "0 D=16",
-                                    "4 D=0", "2 D=40000", "9 D=64 ~*", "D=129 ~*", NULL};
+static const char *const cases[] = {"- D=1", "D=7", "D=4097", "3x5 D=33", "0 D=16", "4 D=0",
+                                    "2 D=40000", "9 D=64 ~*", "D=129 ~*", "3 D=64 @*", NULL};
+/* logsumexp's backward is the row kernel above; its forward, a
+ * reduction, takes the split path for few long rows. */
+static const char *const lse_cases[] = {"- D=1", "D=7", "D=4097", "3x5 D=33", "0 D=16",
+                                        "4 D=0", "9 D=64 ~*", "3 D=64 @*", NULL};
 static const char *const full_cases[] = {"1000 D=1025", "17x19 D=4096", "3 D=70001",
                                          "65 D=257 ~*", NULL};
 /* Masks of every broadcast shape: full, (D,), (..., 1, D), shared along
@@ -142,7 +146,7 @@ static const char *const full_cases[] = {"1000 D=1025", "17x19 D=4096", "3 D=700
 static const char *const mask_cases[] = {"- D=1", "D=7", "3x5 D=33", "0 D=16", "4 D=0",
                                          "3x5 D=33 mask:33", "2x3x5 D=7 mask:2x1x5x7",
                                          "3 D=9 mask:3x1", "4 D=7 mask:-", "2 D=40000",
-                                         "9 D=64 ~*", NULL};
+                                         "9 D=64 ~*", "3 D=64 @*", NULL};
 static const char *const mask_bad[] = {"x:3x5 mask:5x5 => SHAPE_MISMATCH",
                                        "x:5 mask:2x5 => SHAPE_MISMATCH", NULL};
 static const char *const temp_bad[] = {"D=7 temperature=0 => INVALID_ARGUMENT",
@@ -166,7 +170,7 @@ static const zcat_entry entries[] = {
     SM(K_LSE, "logsumexp", "zmlx_logsumexp, zmlx_logsumexp_backward",
        "log(sum(exp(x))) over an axis, stable; backward dy * softmax(x)", .n_in = 1,
        .in = {X_IN(ZCAT_GRAD)}, .out = {{"out", "..."}}, .ref_grad = ref_grad,
-       .run_grad = run_grad, .cases = cases, .perf = "16384 D=4096"),
+       .run_grad = run_grad, .cases = lse_cases, .perf = "16384 D=4096"),
     SM(K_MASKED, "softmax_masked", "zmlx_softmax_masked, zmlx_softmax_masked_backward",
        "softmax(scale x + mask), an additive mask broadcast like attention masks", .n_in = 2,
        .in = {X_IN(ZCAT_GRAD), {"mask", "...,D", ZCAT_OPTIONAL}}, .out = {{"y", "...,D"}},
