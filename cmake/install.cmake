@@ -62,6 +62,10 @@ set(ZMLX_PC_LIBS_PRIVATE "")
 if(ZMLX_HAVE_TOKENIZER)
   set(ZMLX_PC_LIBS_PRIVATE " -lpcre2-8 -lutf8proc")
 endif()
+# Likewise OpenBLAS (cmake/linear_openblas.cmake).
+if(ZMLX_HAVE_OPENBLAS)
+  string(APPEND ZMLX_PC_LIBS_PRIVATE " -lopenblas")
+endif()
 configure_file(${CMAKE_CURRENT_LIST_DIR}/zmlx.pc.in
                ${PROJECT_BINARY_DIR}/zmlx.pc.stage1 @ONLY)
 install(CODE "configure_file(\"${PROJECT_BINARY_DIR}/zmlx.pc.stage1\"
