@@ -225,7 +225,7 @@ static void test_special_values(void) {
      * index. */
     const double tv[8] = {1, NAN, 3, 3, -0.0, 0.0, NAN, -INFINITY};
     int64_t n8 = 8;
-    const double want_i[8] = {1, 6, 2, 3, 4, 5, 0, 7};
+    const double want_i[8] = {1, 6, 2, 3, 0, 4, 5, 7};
     zmlx_dtype types[3] = {ZMLX_DTYPE_F32, ZMLX_DTYPE_BF16, ZMLX_DTYPE_F64};
     for (int ti = 0; ti < 3; ti++) {
       zmlx_array *t = from(tv, 1, &n8, types[ti], dev);
