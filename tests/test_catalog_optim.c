@@ -215,7 +215,10 @@ static void clip_case(zmlx_device dev, double max_norm, int mixed) {
     for (int64_t k = 0; after && vals[i] && k < sizes[i]; k++) {
       double want = coef < 1 ? vals[i][k] * coef : vals[i][k];
       /* Unclipped gradients are left exactly as they were. */
-      double allowed = coef < 1 ? tol * fabs(want) + 1e-30 : 0;
+      /* f16 (grads[2] when mixed) keeps only 2^-24 steps below 2^-14:
+       * subnormal results get half a step of absolute slack. */
+      double sub = mixed && i == 2 ? 0x1p-25 : 0;
+      double allowed = coef < 1 ? tol * fabs(want) + sub + 1e-30 : 0;
       if (!(fabs(after[k] - want) <= allowed))
         MISMATCH(bad, "%s grads[%d][%lld] %.9g, want %.9g", devname(dev), i, (long long)k,
                  after[k], want);
