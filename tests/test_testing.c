@@ -306,7 +306,8 @@ static void test_check_matches_catches(void) {
     }
     CHECK_MSG(rep.rel_err < rep.tol, "bf16: the norm alone passes it (%g vs %g)", rep.rel_err,
               rep.tol);
-    /* NaN never passes; case 1, (7,), is the first with an element 3. */
+    /* NaN where the reference has none fails; case 1, (7,), is the first
+     * with an element 3. */
     c.value = NAN;
     c.at = 3;
     CHECK_STATUS(zmlx_check_matches(&spec, &rep), ZMLX_CHECK_FAILED);
@@ -328,6 +329,26 @@ static void test_check_matches_catches(void) {
   zmlx_elementwise_destroy(one);
   zmlx_elementwise_destroy(five);
   zmlx_elementwise_destroy(right);
+  zmlx_elementwise_destroy(c.ref);
+}
+
+/* NaN in both at the same places (sqrt of the negative inputs) matches;
+ * NaN against a number fails (test_check_matches_catches). */
+static void test_check_matches_nan(void) {
+  static const char *x[] = {"x"};
+  static const zmlx_dtype f32[] = {ZMLX_DTYPE_F32};
+  match_ctx c = {.impl = ew("sqrt", 1, x, "out = sqrtf(x);", NULL, ZMLX_DTYPE_F32, NULL),
+                 .ref = ew("sqrt_ref", 1, x, "out = sqrt(x);", NULL, ZMLX_DTYPE_F64, NULL)};
+  zmlx_device devs[2];
+  int nd = zt_devices(devs);
+  for (int di = 0; di < nd; di++) {
+    zmlx_check_spec spec = {.impl = match_impl, .ref = match_ref, .ctx = &c, .n_inputs = 1,
+                            .n_dtypes = 1, .dtypes = f32, .device = devs[di]};
+    zmlx_check_report rep;
+    CHECK_OK(zmlx_check_matches(&spec, &rep));
+    CHECK_MSG(rep.passed && rep.n_run == 5, "%s", rep.message);
+  }
+  zmlx_elementwise_destroy(c.impl);
   zmlx_elementwise_destroy(c.ref);
 }
 
@@ -356,5 +377,5 @@ static void test_seed(void) {
 }
 
 ZT_MAIN(ZT(test_seed), ZT(test_gradcheck_elementwise_f32), ZT(test_gradcheck_f64), ZT(test_gradcheck_generic),
-        ZT(test_gradcheck_unsupported), ZT(test_check_matches_passes),
+        ZT(test_gradcheck_unsupported), ZT(test_check_matches_passes), ZT(test_check_matches_nan),
         ZT(test_check_matches_catches), ZT(test_check_spec_errors))

@@ -162,8 +162,8 @@ double zmlx_check_default_tol(zmlx_dtype t);
  *     max |got - ref|   <= tol * max |ref|   + atol,
  * with tol = spec->rtol, or by default the looser of the tolerances of the
  * case's dtype and of the output's dtype. The first test catches errors
- * spread over the output, the second a few wrong elements. NaN never
- * passes (in got or ref); equal infinities match. Shapes must match
+ * spread over the output, the second a few wrong elements. NaN matches
+ * only NaN (as numpy's assert_allclose); equal infinities match. Shapes must match
  * exactly. Every case runs; the report names the first that failed. */
 zmlx_status zmlx_check_matches(const zmlx_check_spec *spec, zmlx_check_report *report);
 

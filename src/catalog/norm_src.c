@@ -292,11 +292,13 @@ static const char fwd_body[] =
  * rmsnorm): dx = r * (gw - mg - xh * mean(gw * xh)) (+ dh), mg =
  * mean(gw); dw += g * xh, db += g. A one-element rmsnorm row (`one`)
  * would lose every digit of dx = r gw (1 - xh^2) to cancellation: there
- * 1 - xh^2 = eps r^2 exactly. */
+ * 1 - xh^2 = eps r^2 exactly. A one-element layernorm row is constant in
+ * x, so its dx is exactly 0; computed, gw - mg becomes fma(g, w, -mg),
+ * the rounding error of g * w, amplified by r = eps^-1/2. */
 static const char bwd_body[] =
     "#ifdef ZMLX_CUDA\n"
     "const int lane = (int)(threadIdx.x % TPR), grp = (int)(threadIdx.x / TPR);\n"
-    "const int nv = (int)(ncols / VEC), one = !LN && ncols == 1;\n"
+    "const int nv = (int)(ncols / VEC), one = ncols == 1;\n"
     "const long long prow = ((long long)blockIdx.x * RPB + grp) * ncols;\n"
     "int ph = 0;\n"
     "#if WANT_DW\n"
@@ -445,7 +447,8 @@ static const char bwd_body[] =
     "#endif\n"
     "        NRM_UNROLL for (int e = 0; e < VEC; e++) {\n"
     "          const acc_t xh = (hv[k][e] - mu) * r;\n"
-    "          dv[e] = one ? r * gv[k][e] * wv[e] * (nrm_eps * r * r) : r * (gv[k][e] * wv[e] - mg - xh * m);\n"
+    "          dv[e] = one ? (LN ? (acc_t)0 : r * gv[k][e] * wv[e] * (nrm_eps * r * r))\n"
+    "                      : r * (gv[k][e] * wv[e] - mg - xh * m);\n"
     "#if HAS_DH\n"
     "          dv[e] += ev[e];\n"
     "#endif\n"
