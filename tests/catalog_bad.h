@@ -14,7 +14,7 @@ static inline void hc_expect(const zcat_entry *e, int grad, zmlx_array *const *i
                              zmlx_array *const *dout, const double *p, zmlx_status want,
                              const char *what, hc_tally *tally) {
   zmlx_array *out[ZCAT_MAX_OUT] = {0}, *din[ZCAT_MAX_IN] = {0};
-  zcat_dev_call dc = {e, in, out, dout, din, p};
+  zcat_dev_call dc = {e, in, out, dout, din, p, NULL};
   zmlx_error_clear();
   zmlx_status s = grad ? e->run_grad(&dc) : e->run(&dc);
   zt_checks_++;

@@ -27,7 +27,7 @@ static zmlx_status hc_gc_fn(void *ctx, int n, zmlx_array *const *inputs, zmlx_ar
   hc_gc_ctx *g = ctx;
   zmlx_array *all[ZCAT_MAX_IN], *outs[ZCAT_MAX_OUT] = {0};
   hc_gc_inputs(g, inputs, all);
-  zcat_dev_call dc = {g->e, all, outs, NULL, NULL, g->c->p};
+  zcat_dev_call dc = {g->e, all, outs, NULL, NULL, g->c->p, NULL};
   zmlx_status s = g->e->run(&dc);
   *out = outs[0];
   for (int j = 1; j < ZCAT_MAX_OUT; j++) zmlx_array_release(outs[j]);
@@ -48,7 +48,7 @@ static zmlx_status hc_gc_vjp(void *ctx, int n, zmlx_array *const *inputs, zmlx_a
     s = zcat_case_shape(g->e, g->c, &g->e->out[j], &nd, sh);
     if (!s) s = zmlx_array_zeros(hc_arg_dtype(&g->e->out[j], ZMLX_DTYPE_F64), nd, sh, ZMLX_CPU, &dout[j]);
   }
-  zcat_dev_call dc = {g->e, all, NULL, dout, din, g->c->p};
+  zcat_dev_call dc = {g->e, all, NULL, dout, din, g->c->p, NULL};
   if (!s) s = g->e->run_grad(&dc);
   for (int k = 0; k < g->n_grad; k++) {
     grads[k] = din[g->grad_index[k]];

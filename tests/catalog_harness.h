@@ -271,7 +271,7 @@ static inline void hc_check_case(const zcat_entry *e, const zcat_case *c, zmlx_d
     ZT_FAIL_("%s %s: output shapes: %s", e->name, ctx, zmlx_error_last());
     goto done;
   }
-  zcat_dev_call dc = {e, in.dev, out, NULL, NULL, c->p};
+  zcat_dev_call dc = {e, in.dev, out, NULL, NULL, c->p, NULL};
   zcat_host_call hc = {e, in.host, ref_out, NULL, NULL, c->p};
   s = e->run(&dc);
   zt_checks_++;

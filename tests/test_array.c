@@ -1561,6 +1561,20 @@ static void t_creation_errors(void) {
   zmlx_array_release(b);
 }
 
+/* The CPU's peak: reset to what is in use, raised by an allocation. */
+static void t_cpu_alloc_peak(void) {
+  zmlx_alloc_stats a, b;
+  CHECK_OK(zmlx_alloc_stats_reset_peak(ZMLX_CPU));
+  CHECK_OK(zmlx_alloc_stats_get(ZMLX_CPU, &a));
+  CHECK_EQ_INT(a.peak_in_use, a.bytes_in_use);
+  int64_t n = 12345;
+  zmlx_array *x = NULL;
+  CHECK_OK(zmlx_array_empty(ZMLX_DTYPE_F64, 1, &n, ZMLX_CPU, &x));
+  zmlx_array_release(x);
+  CHECK_OK(zmlx_alloc_stats_get(ZMLX_CPU, &b));
+  CHECK(b.peak_in_use >= a.bytes_in_use + (uint64_t)n * 8);
+}
+
 ZT_MAIN(ZT(t_empty_create), ZT(t_from_host_roundtrip), ZT(t_fill_every_dtype),
         ZT(t_fill_patterns), ZT(t_arange), ZT(t_uniform_range_stats), ZT(t_random_determinism),
         ZT(t_random_prefix), ZT(t_uniform_bits), ZT(t_normal_stats),
@@ -1569,4 +1583,4 @@ ZT_MAIN(ZT(t_empty_create), ZT(t_from_host_roundtrip), ZT(t_fill_every_dtype),
         ZT(t_astype_strided_source), ZT(t_copy_into_broadcast), ZT(t_copy_into_transposed_dst),
         ZT(t_copy_into_convert_strided), ZT(t_copy_into_cross_device), ZT(t_copy_into_errors),
         ZT(t_to_device_same), ZT(t_to_device_cuda_roundtrip), ZT(t_to_host_errors),
-        ZT(t_empty_through_ops), ZT(t_creation_errors))
+        ZT(t_empty_through_ops), ZT(t_creation_errors), ZT(t_cpu_alloc_peak))

@@ -101,6 +101,16 @@ static void test_allocator_reuse(void) {
          (unsigned long long)c.bytes_in_use, (unsigned long long)c.bytes_cached,
          (unsigned long long)c.n_reuse, (unsigned long long)c.n_alloc,
          (unsigned long long)c.n_device_alloc);
+  /* A new peak starts at what is in use; a bigger array raises it, and
+   * it stays after the array goes. */
+  CHECK_OK(zmlx_alloc_stats_reset_peak(ZMLX_CUDA(0)));
+  CHECK_OK(zmlx_alloc_stats_get(ZMLX_CUDA(0), &a));
+  CHECK_EQ_INT(a.peak_in_use, a.bytes_in_use);
+  int64_t n2 = 3 * n;
+  CHECK_OK(zmlx_array_empty(ZMLX_DTYPE_F32, 1, &n2, ZMLX_CUDA(0), &x));
+  zmlx_array_release(x);
+  CHECK_OK(zmlx_alloc_stats_get(ZMLX_CUDA(0), &b));
+  CHECK(b.peak_in_use >= a.bytes_in_use + (uint64_t)n2 * 4 && b.bytes_in_use == a.bytes_in_use);
   zmlx_array_release(y);
   CHECK_OK(zmlx_alloc_cache_release(ZMLX_CUDA(0)));
   CHECK_OK(zmlx_alloc_stats_get(ZMLX_CUDA(0), &c));

@@ -579,8 +579,14 @@ def headline(w, zdoc, pdoc, zr, by_key, keys):
         if op.endswith("_bwd"):
             peers = ", ".join(f"{i} {num(r.get('pct_of_copy'), '%.0f')}%"
                               for i, r in measured.items())
+            # A backward that needs its forward's result (cross-entropy's
+            # lse) runs it in this row; ZMLX also times the backward alone.
+            alone = zr.get((op + "_alone",) + tuple(k[1:]))
+            extra = (f"; zmlx backward alone (forward's result kept) "
+                     f"{num(alone.get('us'), '%.1f')} µs, "
+                     f"{num(alone.get('pct_of_copy'), '%.1f')}% of copy") if alone else ""
             lines.append(f"- {op} {k[2]}: zmlx {num(z.get('pct_of_copy') if z else None, '%.0f')}"
-                         f"% of copy; {peers}")
+                         f"% of copy; {peers}{extra}")
         if op == "adamw":
             peers = ", ".join(f"{i} {num(r.get('gbps'), '%.0f')}" for i, r in measured.items())
             lines.append(f"- adamw {k[2]}: zmlx {num(z.get('gbps') if z else None, '%.0f')} "

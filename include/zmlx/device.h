@@ -92,6 +92,9 @@ typedef struct zmlx_alloc_stats {
 } zmlx_alloc_stats;
 
 zmlx_status zmlx_alloc_stats_get(zmlx_device d, zmlx_alloc_stats *out);
+/* Start a new peak: peak_in_use = bytes_in_use. Measuring what a call
+ * needs: synchronize, reset, run it, read peak_in_use - the bytes before. */
+zmlx_status zmlx_alloc_stats_reset_peak(zmlx_device d);
 /* Give every cached block back to the driver. */
 zmlx_status zmlx_alloc_cache_release(zmlx_device d);
 

@@ -25,6 +25,7 @@ typedef struct zb_backend {
   void (*mem_free)(int dev, void *ptr, size_t bytes, void *stream);
   zmlx_status (*mem_stats)(int dev, zmlx_alloc_stats *out);
   zmlx_status (*mem_release_cache)(int dev);
+  zmlx_status (*mem_reset_peak)(int dev);  /* peak_in_use = bytes_in_use */
   /* Fill n elements of elem_size bytes (1, 2, 4 or 8) with pattern. */
   zmlx_status (*mem_fill)(int dev, void *dst, size_t n, const void *pattern,
                           size_t elem_size, void *stream);

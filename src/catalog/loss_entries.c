@@ -97,20 +97,23 @@ static zmlx_status run(const zcat_dev_call *c) {
   return zmlx_cross_entropy_mean(c->in[0], c->in[1], &o, &c->out[0], NULL);
 }
 
-/* The backward needs the forward's lse: run it first. */
+/* The backward needs the forward's lse: run it first, unless the caller
+ * kept it (c->saved). */
 static zmlx_status run_grad(const zcat_dev_call *c) {
   zmlx_cross_entropy_opts o = opts_of(c->p);
-  zmlx_array *loss = NULL, *lse = NULL;
-  zmlx_status s;
-  if (c->e->kind == K_CE) {
-    s = zmlx_cross_entropy(c->in[0], c->in[1], &o, &loss, &lse);
-    if (!s)
-      s = zmlx_cross_entropy_backward(c->in[0], c->in[1], lse, c->dout[0], c->dout[1], &o,
-                                      &c->din[0]);
-  } else {
-    s = zmlx_cross_entropy_mean(c->in[0], c->in[1], &o, &loss, &lse);
-    if (!s) s = zmlx_cross_entropy_mean_backward(c->in[0], c->in[1], lse, c->dout[0], &o, &c->din[0]);
+  zmlx_array *loss = NULL, *lse = c->saved ? zmlx_array_retain(*c->saved) : NULL;
+  zmlx_status s = ZMLX_STATUS_OK;
+  int ce = c->e->kind == K_CE;
+  if (!lse) {
+    s = ce ? zmlx_cross_entropy(c->in[0], c->in[1], &o, &loss, &lse)
+           : zmlx_cross_entropy_mean(c->in[0], c->in[1], &o, &loss, &lse);
+    if (!s && c->saved) *c->saved = zmlx_array_retain(lse);
   }
+  if (!s && ce)
+    s = zmlx_cross_entropy_backward(c->in[0], c->in[1], lse, c->dout[0], c->dout[1], &o,
+                                    &c->din[0]);
+  else if (!s)
+    s = zmlx_cross_entropy_mean_backward(c->in[0], c->in[1], lse, c->dout[0], &o, &c->din[0]);
   zmlx_array_release(loss);
   zmlx_array_release(lse);
   return s;

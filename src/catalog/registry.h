@@ -90,7 +90,11 @@ typedef struct zcat_host_call {
 
 /* What a runner sees: the inputs on one device. Forward: set out[j] to new
  * arrays. Backward: dout[j] are given; set din[i] to a new array for each
- * ZCAT_GRAD input (slots start NULL). */
+ * ZCAT_GRAD input (slots start NULL). saved, when not NULL, is a slot for
+ * what a backward needs from its forward (cross-entropy's lse) on these
+ * very inputs: a backward that finds it set skips the forward, else fills
+ * it; the caller releases it. The perf mode passes one per input set, so
+ * that a backward is timed alone; the checks pass NULL. */
 typedef struct zcat_dev_call {
   const struct zcat_entry *e;
   zmlx_array *const *in;
@@ -98,6 +102,7 @@ typedef struct zcat_dev_call {
   zmlx_array *const *dout;
   zmlx_array **din;
   const double *p;
+  zmlx_array **saved;
 } zcat_dev_call;
 
 typedef struct zcat_entry {

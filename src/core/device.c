@@ -221,6 +221,12 @@ zmlx_status zmlx_alloc_stats_get(zmlx_device d, zmlx_alloc_stats *out) {
   return b->mem_stats(d.index, out);
 }
 
+zmlx_status zmlx_alloc_stats_reset_peak(zmlx_device d) {
+  const zb_backend *b;
+  ZMLX_TRY(zb_for_device(d, &b));
+  return b->mem_reset_peak(d.index);
+}
+
 zmlx_status zmlx_alloc_cache_release(zmlx_device d) {
   const zb_backend *b;
   ZMLX_TRY(zb_for_device(d, &b));

@@ -71,6 +71,11 @@ static zmlx_status cpu_mem_stats(int dev, zmlx_alloc_stats *out) {
 
 static zmlx_status cpu_mem_release_cache(int dev) { return ZMLX_STATUS_OK; }
 
+static zmlx_status cpu_mem_reset_peak(int dev) {
+  atomic_store(&cpu_mem.peak, atomic_load(&cpu_mem.in_use));
+  return ZMLX_STATUS_OK;
+}
+
 static zmlx_status cpu_mem_fill(int dev, void *dst, size_t n, const void *pattern,
                                 size_t elem_size, void *stream) {
   unsigned char *p = dst;
@@ -157,6 +162,7 @@ static const zb_backend cpu_backend = {
     .mem_free = cpu_mem_free,
     .mem_stats = cpu_mem_stats,
     .mem_release_cache = cpu_mem_release_cache,
+    .mem_reset_peak = cpu_mem_reset_peak,
     .mem_fill = cpu_mem_fill,
     .copy_h2d = cpu_copy,
     .copy_d2h = cpu_copy,

@@ -371,6 +371,17 @@ zmlx_status zc_mem_stats(int dev, zmlx_alloc_stats *out) {
   return ZMLX_STATUS_OK;
 }
 
+zmlx_status zc_mem_reset_peak(int dev) {
+  if (dev < 0 || dev >= zc_device_count())
+    return zmlx_fail(ZMLX_STATUS_INVALID_ARGUMENT, "cuda.mem_reset_peak", "cuda:%d does not exist",
+                     dev);
+  pool *P = get_pool(dev);
+  pthread_mutex_lock(&P->mu);
+  P->st.peak_in_use = P->st.bytes_in_use;
+  pthread_mutex_unlock(&P->mu);
+  return ZMLX_STATUS_OK;
+}
+
 zmlx_status zc_mem_release_cache(int dev) {
   const char *op = "cuda.mem_release_cache";
   ZMLX_TRY(zc_enter(dev, op));

@@ -14,6 +14,7 @@ static const zb_backend g_cuda = {
     .mem_free = zc_mem_free,
     .mem_stats = zc_mem_stats,
     .mem_release_cache = zc_mem_release_cache,
+    .mem_reset_peak = zc_mem_reset_peak,
     .mem_fill = zc_mem_fill,
     .copy_h2d = zc_copy_h2d,
     .copy_d2h = zc_copy_d2h,

@@ -90,6 +90,7 @@ zmlx_status zc_mem_alloc(int dev, size_t bytes, void *stream, void **out);
 void zc_mem_free(int dev, void *ptr, size_t bytes, void *stream);
 zmlx_status zc_mem_stats(int dev, zmlx_alloc_stats *out);
 zmlx_status zc_mem_release_cache(int dev);
+zmlx_status zc_mem_reset_peak(int dev);
 /* cuda_fill.c */
 zmlx_status zc_mem_fill(int dev, void *dst, size_t n, const void *pattern,
                         size_t elem_size, void *stream);
