@@ -12,11 +12,12 @@
  * D = 4096, backward 96; 132 and 168 at D = 16384 and 8192 with them). The
  * backward runs min(row groups, SMs * bps) blocks, each leaving one
  * partial row of the weight (and bias) gradient per row group; the wsum
- * kernel adds them.
+ * kernel adds them (1024 threads a block: all partial rows in flight).
  *
  * Knobs, read once ($ZMLX_TUNE_<NAME>): NORM_ET, NORM_EMAX (forward),
  * NORM_BWD_ET, NORM_BWD_EMAX, NORM_BWD_BPS, NORM_BWD_PF (0: no prefetch
- * of the next row), and NORM_LN_OWN=1 to run the layernorm forward on
+ * of the next row), NORM_CS (1: streaming loads and stores of row data),
+ * and NORM_LN_OWN=1 to run the layernorm forward on
  * these kernels rather than on zmlx_layernorm. */
 #include <math.h>
 #include <pthread.h>
@@ -31,7 +32,7 @@
 #include "kernel/kernel_internal.h"
 
 typedef struct nrm_tuning {
-  int et, emax, bwd_et, bwd_emax, bwd_bps, bwd_pf, ln_own;
+  int et, emax, bwd_et, bwd_emax, bwd_bps, bwd_pf, ln_own, cs;
 } nrm_tuning;
 
 static nrm_tuning tuning = {.et = 16, .emax = 64, .bwd_et = 16, .bwd_emax = 16, .bwd_bps = 2,
@@ -58,6 +59,7 @@ static void read_tuning(void) {
   knob("NORM_BWD_EMAX", &tuning.bwd_emax, 1, 256);
   knob("NORM_BWD_BPS", &tuning.bwd_bps, 1, 64);
   knob("NORM_BWD_PF", &tuning.bwd_pf, 0, 1);
+  knob("NORM_CS", &tuning.cs, 0, 1);
   knob("NORM_LN_OWN", &tuning.ln_own, 0, 1);
 }
 
@@ -211,7 +213,8 @@ typedef struct nrm_tmpl {
 } nrm_tmpl;
 
 static void tadd(nrm_tmpl *t, const char *name, int64_t v) {
-  t->t[t->n++] = (zmlx_template_arg){name, ZMLX_TEMPLATE_INT, v};
+  /* The backward's 16 fill ZK_MAX_TEMPLATES; a 17th would be a bug here. */
+  if (t->n < ZK_MAX_TEMPLATES) t->t[t->n++] = (zmlx_template_arg){name, ZMLX_TEMPLATE_INT, v};
 }
 
 static void plan_templates(const nrm_plan *p, nrm_tmpl *t) {
@@ -222,6 +225,7 @@ static void plan_templates(const nrm_plan *p, nrm_tmpl *t) {
   tadd(t, "NCH", p->nch);
   tadd(t, "REGS", p->regs);
   tadd(t, "QUAD", p->quad);
+  tadd(t, "CS", tune()->cs);
 }
 
 static void job_scalars(const zcat_norm_job *j, int64_t rows, int64_t D, double *sc) {
@@ -380,8 +384,8 @@ static zmlx_status wsum(const zcat_norm_job *j, zmlx_array *pa, zmlx_array *pb, 
   zmlx_launch_config cfg = {.n_scalars = 2, .scalars = sc, .grid = {D, 1, 1}, .n_templates = 1,
                             .templates = &two};
   if (is_cuda(j->x)) {
-    cfg.block[0] = 256;
-    cfg.grid[0] = (D + 31) / 32 * 256;
+    cfg.block[0] = 1024;
+    cfg.grid[0] = (D + 31) / 32 * 1024;
   }
   if (!s) s = launch(k, pb ? 2 : 1, in, &cfg, out, pb ? 2 : 1);
   if (s) {

@@ -63,14 +63,30 @@ static const char common[] =
     "    asm(\"cvt.rn.bf16x2.f32 %0, %1, %2;\" : \"=r\"(u[i]) : \"f\"(c[2 * i + 1]), \"f\"(c[2 * i]));\n"
     "}\n"
     "#endif\n"
-    "ZMLX_FN void nrm_ld(acc_t *c, const x_t *p) {\n"
+    /* Row data is read and written once: with CS, 16-byte vectors go
+     * through the streaming (evict-first) loads and stores. The weight
+     * and bias, read by every row, take nrm_ldw. */
+    "ZMLX_FN void nrm_ldw(acc_t *c, const x_t *p) {\n"
     "  const nrm_v t = *(const nrm_v *)p;\n"
+    "  nrm_cin(c, t.v);\n"
+    "}\n"
+    "ZMLX_FN void nrm_ld(acc_t *c, const x_t *p) {\n"
+    "  nrm_v t;\n"
+    "  if (CS && sizeof(nrm_v) == 16) {\n"
+    "    const uint4 u = __ldcs((const uint4 *)p);\n"
+    "    t = *(const nrm_v *)&u;\n"
+    "  } else {\n"
+    "    t = *(const nrm_v *)p;\n"
+    "  }\n"
     "  nrm_cin(c, t.v);\n"
     "}\n"
     "ZMLX_FN void nrm_st(x_t *p, const acc_t *c) {\n"
     "  nrm_v t;\n"
     "  nrm_cout(t.v, c);\n"
-    "  *(nrm_v *)p = t;\n"
+    "  if (CS && sizeof(nrm_v) == 16)\n"
+    "    __stcs((uint4 *)p, *(const uint4 *)&t);\n"
+    "  else\n"
+    "    *(nrm_v *)p = t;\n"
     "}\n"
     /* m[e] = scale or 0 for elements i0 ... i0 + VEC - 1. QUAD: i0 is a
      * multiple of 4 and VEC of 4, so one Philox call serves 4 elements. */
@@ -148,7 +164,7 @@ static const char loads[] =
     "#define NRM_H(hv, o) nrm_ld(hv, x + (o))\n"
     "#endif\n"
     "#if HAS_W\n"
-    "#define NRM_W(wv, c) nrm_ld(wv, w + (long long)(c) * VEC)\n"
+    "#define NRM_W(wv, c) nrm_ldw(wv, w + (long long)(c) * VEC)\n"
     "#else\n"
     "#define NRM_W(wv, c) NRM_UNROLL for (int _e = 0; _e < VEC; _e++) (wv)[_e] = 1\n"
     "#endif\n"
@@ -235,7 +251,7 @@ static const char fwd_body[] =
     "#if NRM_WB_EARLY\n"
     "      nrm_cin(bv, pbs[k].v);\n"
     "#else\n"
-    "      nrm_ld(bv, b + (long long)c * VEC);\n"
+    "      nrm_ldw(bv, b + (long long)c * VEC);\n"
     "#endif\n"
     "#endif\n"
     "#if DROP\n"
@@ -544,30 +560,33 @@ static const char bwd_body[] =
     "#endif\n";
 
 /* Partial rows (nparts, ncols) of pa (and pb) summed into oa (and ob).
- * CUDA: 256 threads, 32 columns by 8 slices of the partial rows. */
+ * CUDA: 1024 threads, 32 columns by 32 slices of the partial rows, eight
+ * loads in flight a thread: a few hundred partial rows are read in one
+ * or two rounds of latency (256 threads took four, and this launch sits
+ * between the backward and whatever needs dw). */
 static const char wsum_body[] =
     "#ifdef ZMLX_CUDA\n"
     "const int lane = (int)(threadIdx.x & 31), sl = (int)(threadIdx.x >> 5);\n"
     "const long long col = (long long)blockIdx.x * 32 + lane;\n"
     "const int ok = col < ncols;\n"
-    "__shared__ pa_t fsm[2][8][33];\n"
+    "__shared__ pa_t fsm[2][32][33];\n"
     "pa_t sa = 0, sb = 0, ua[8] = {0, 0, 0, 0, 0, 0, 0, 0}, ub[8] = {0, 0, 0, 0, 0, 0, 0, 0};\n"
     "long long q = sl;\n"
-    /* Eight loads in flight per thread: the partial rows are in L2 but a
-     * chain of dependent loads would still wait on each. */
-    "for (; ok && q + 56 < nparts; q += 64)\n"
+    "for (; ok && q + 224 < nparts; q += 256)\n"
     "  _Pragma(\"unroll\") for (int u = 0; u < 8; u++) {\n"
-    "    ua[u] += pa[(q + 8 * u) * ncols + col];\n"
+    "    ua[u] += pa[(q + 32 * u) * ncols + col];\n"
     "#if TWO\n"
-    "    ub[u] += pb[(q + 8 * u) * ncols + col];\n"
+    "    ub[u] += pb[(q + 32 * u) * ncols + col];\n"
     "#endif\n"
     "  }\n"
-    "for (; ok && q < nparts; q += 8) {\n"
-    "  ua[0] += pa[q * ncols + col];\n"
+    "if (ok)\n"
+    "  _Pragma(\"unroll\") for (int u = 0; u < 8; u++)\n"
+    "    if (q + 32 * u < nparts) {\n"
+    "      ua[u] += pa[(q + 32 * u) * ncols + col];\n"
     "#if TWO\n"
-    "  ub[0] += pb[q * ncols + col];\n"
+    "      ub[u] += pb[(q + 32 * u) * ncols + col];\n"
     "#endif\n"
-    "}\n"
+    "    }\n"
     "for (int u = 0; u < 8; u++) {\n"
     "  sa += ua[u];\n"
     "  sb += ub[u];\n"
@@ -578,7 +597,7 @@ static const char wsum_body[] =
     "if (sl == 0 && ok) {\n"
     "  sa = 0;\n"
     "  sb = 0;\n"
-    "  for (int k = 0; k < 8; k++) {\n"
+    "  for (int k = 0; k < 32; k++) {\n"
     "    sa += fsm[0][k][lane];\n"
     "    sb += fsm[1][k][lane];\n"
     "  }\n"
