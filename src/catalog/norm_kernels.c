@@ -16,8 +16,7 @@
  *
  * Knobs, read once ($ZMLX_TUNE_<NAME>): NORM_ET, NORM_EMAX (forward),
  * NORM_BWD_ET, NORM_BWD_EMAX, NORM_BWD_BPS, NORM_BWD_PF (0: no prefetch
- * of the next row), NORM_BWD_RAW (1: the backward keeps rows as stored),
- * NORM_CS (1: streaming loads and stores of row data),
+ * of the next row), NORM_CS (1: streaming loads and stores of row data),
  * and NORM_LN_OWN=1 to run the layernorm forward on
  * these kernels rather than on zmlx_layernorm. */
 #include <math.h>
@@ -33,7 +32,7 @@
 #include "kernel/kernel_internal.h"
 
 typedef struct nrm_tuning {
-  int et, emax, bwd_et, bwd_emax, bwd_bps, bwd_pf, ln_own, cs, raw;
+  int et, emax, bwd_et, bwd_emax, bwd_bps, bwd_pf, ln_own, cs;
 } nrm_tuning;
 
 static nrm_tuning tuning = {.et = 16, .emax = 64, .bwd_et = 16, .bwd_emax = 16, .bwd_bps = 2,
@@ -61,7 +60,6 @@ static void read_tuning(void) {
   knob("NORM_BWD_BPS", &tuning.bwd_bps, 1, 64);
   knob("NORM_BWD_PF", &tuning.bwd_pf, 0, 1);
   knob("NORM_CS", &tuning.cs, 0, 1);
-  knob("NORM_BWD_RAW", &tuning.raw, 0, 1);
   knob("NORM_LN_OWN", &tuning.ln_own, 0, 1);
 }
 
@@ -467,8 +465,7 @@ zmlx_status zcat_norm_backward(const zcat_norm_job *j, zmlx_array **dx, zmlx_arr
     tadd(&tm, "DROP", j->drop);
     plan_templates(&p, &tm);
     /* Prefetching the next row, when that costs few registers. */
-    /* PF 2: also keep the row as stored (norm_src.c: RAW). */
-    if (p.cuda) tadd(&tm, "PF", tune()->bwd_pf && p.few ? 1 + tune()->raw : 0);
+    if (p.cuda) tadd(&tm, "PF", tune()->bwd_pf && p.few);
     cfg.n_templates = tm.n;
     cfg.templates = tm.t;
     double sc[N_SC];
