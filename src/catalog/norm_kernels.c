@@ -16,7 +16,9 @@
  *
  * Knobs, read once ($ZMLX_TUNE_<NAME>): NORM_ET, NORM_EMAX (forward),
  * NORM_BWD_ET, NORM_BWD_EMAX, NORM_BWD_BPS, NORM_BWD_PF (0: no prefetch
- * of the next row), NORM_CS (1: streaming loads and stores of row data),
+ * of the next row), NORM_BWD_EVEN (1: a block count that divides the row
+ * groups, when one is within 1/16 below the most), NORM_CS (1: streaming
+ * loads and stores of row data),
  * and NORM_LN_OWN=1 to run the layernorm forward on
  * these kernels rather than on zmlx_layernorm. */
 #include <math.h>
@@ -32,7 +34,7 @@
 #include "kernel/kernel_internal.h"
 
 typedef struct nrm_tuning {
-  int et, emax, bwd_et, bwd_emax, bwd_bps, bwd_pf, ln_own, cs;
+  int et, emax, bwd_et, bwd_emax, bwd_bps, bwd_pf, bwd_even, ln_own, cs;
 } nrm_tuning;
 
 static nrm_tuning tuning = {.et = 16, .emax = 64, .bwd_et = 16, .bwd_emax = 16, .bwd_bps = 2,
@@ -60,6 +62,7 @@ static void read_tuning(void) {
   knob("NORM_BWD_BPS", &tuning.bwd_bps, 1, 64);
   knob("NORM_BWD_PF", &tuning.bwd_pf, 0, 1);
   knob("NORM_CS", &tuning.cs, 0, 1);
+  knob("NORM_BWD_EVEN", &tuning.bwd_even, 0, 1);
   knob("NORM_LN_OWN", &tuning.ln_own, 0, 1);
 }
 
@@ -438,6 +441,14 @@ zmlx_status zcat_norm_backward(const zcat_norm_job *j, zmlx_array **dx, zmlx_arr
       int64_t most = (int64_t)zr_device_sms(zmlx_array_device(j->x)) * tune()->bwd_bps *
                      (p.regs ? 1 : 2);
       int64_t blocks = groups < most ? groups : most;
+      /* EVEN: rows are dealt round-robin, so unless the blocks divide
+       * them a few blocks take one more row at the end, alone; a divisor
+       * a little below `most` has no such tail. */
+      for (int64_t b = blocks; tune()->bwd_even && blocks == most && b > most - most / 16; b--)
+        if (groups % b == 0) {
+          blocks = b;
+          break;
+        }
       parts = blocks * p.rpb;
       cfg.block[0] = p.tpr * p.rpb;
       cfg.grid[0] = blocks * cfg.block[0];
