@@ -16,8 +16,9 @@
  *
  * Knobs, read once ($ZMLX_TUNE_<NAME>): NORM_ET, NORM_EMAX (forward),
  * NORM_BWD_ET, NORM_BWD_EMAX, NORM_BWD_BPS, NORM_BWD_PF (0: no prefetch
- * of the next row), NORM_BWD_EVEN (1: a block count that divides the row
- * groups, when one is within 1/16 below the most), NORM_CS (1: streaming
+ * of the next row), NORM_BWD_EVEN (default 1: a block count that divides
+ * the row groups, when one is within 1/16 below the most; rmsnorm's
+ * backward at 16384 x 4096 bf16 160.8 -> 159.5 us on the H100), NORM_CS (1: streaming
  * loads and stores of row data),
  * and NORM_LN_OWN=1 to run the layernorm forward on
  * these kernels rather than on zmlx_layernorm. */
@@ -38,7 +39,7 @@ typedef struct nrm_tuning {
 } nrm_tuning;
 
 static nrm_tuning tuning = {.et = 16, .emax = 64, .bwd_et = 16, .bwd_emax = 16, .bwd_bps = 2,
-                             .bwd_pf = 1};
+                             .bwd_pf = 1, .bwd_even = 1};
 static pthread_once_t tuning_once = PTHREAD_ONCE_INIT;
 
 static void knob(const char *name, int *v, int lo, int hi) {
