@@ -91,12 +91,20 @@ static void test_allocator_reuse(void) {
   CHECK(a.bytes_in_use >= (uint64_t)n * 4);
   zmlx_array_release(x);
   CHECK_OK(zmlx_alloc_stats_get(ZMLX_CUDA(0), &b));
-  CHECK(b.bytes_cached >= (uint64_t)n * 4);
   CHECK(b.bytes_in_use + (uint64_t)n * 4 <= a.bytes_in_use);
   CHECK_OK(zmlx_array_empty(ZMLX_DTYPE_F32, 1, &n, ZMLX_CUDA(0), &y));
   CHECK_OK(zmlx_alloc_stats_get(ZMLX_CUDA(0), &c));
-  CHECK_EQ_INT(c.n_reuse, b.n_reuse + 1);
-  CHECK_EQ_INT(c.n_device_alloc, b.n_device_alloc);
+  /* ZMLX_ALLOC_CACHE=0 (as gpu_suite.sh runs compute-sanitizer): every
+   * block goes back to the driver, and every request reaches it. */
+  const char *cache = getenv("ZMLX_ALLOC_CACHE");
+  if (cache && !strcmp(cache, "0")) {
+    CHECK_EQ_INT(b.bytes_cached, 0);
+    CHECK_EQ_INT(c.n_device_alloc, b.n_device_alloc + 1);
+  } else {
+    CHECK(b.bytes_cached >= (uint64_t)n * 4);
+    CHECK_EQ_INT(c.n_reuse, b.n_reuse + 1);
+    CHECK_EQ_INT(c.n_device_alloc, b.n_device_alloc);
+  }
   printf("allocator: in use %llu, cached %llu, reuse %llu of %llu requests, driver allocs %llu\n",
          (unsigned long long)c.bytes_in_use, (unsigned long long)c.bytes_cached,
          (unsigned long long)c.n_reuse, (unsigned long long)c.n_alloc,
