@@ -18,10 +18,11 @@
  * NORM_BWD_ET, NORM_BWD_EMAX, NORM_BWD_BPS, NORM_BWD_PF (0: no prefetch
  * of the next row), NORM_BWD_EVEN (default 1: a block count that divides
  * the row groups, when one is within 1/16 below the most; rmsnorm's
- * backward at 16384 x 4096 bf16 160.8 -> 159.5 us on the H100), NORM_CS (1: streaming
- * loads and stores of row data),
- * and NORM_LN_OWN=1 to run the layernorm forward on
- * these kernels rather than on zmlx_layernorm. */
+ * backward at 16384 x 4096 bf16 160.8 -> 159.5 us on the H100), NORM_CS
+ * (1: streaming loads and stores of row data), NORM_HLATE (1: the forward
+ * writes x + residual with the output, after the reductions), and
+ * NORM_LN_OWN=1 to run the layernorm forward on these kernels rather than
+ * on zmlx_layernorm. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -35,7 +36,7 @@
 #include "kernel/kernel_internal.h"
 
 typedef struct nrm_tuning {
-  int et, emax, bwd_et, bwd_emax, bwd_bps, bwd_pf, bwd_even, ln_own, cs;
+  int et, emax, bwd_et, bwd_emax, bwd_bps, bwd_pf, bwd_even, ln_own, cs, hlate;
 } nrm_tuning;
 
 static nrm_tuning tuning = {.et = 16, .emax = 64, .bwd_et = 16, .bwd_emax = 16, .bwd_bps = 2,
@@ -64,6 +65,7 @@ static void read_tuning(void) {
   knob("NORM_BWD_PF", &tuning.bwd_pf, 0, 1);
   knob("NORM_CS", &tuning.cs, 0, 1);
   knob("NORM_BWD_EVEN", &tuning.bwd_even, 0, 1);
+  knob("NORM_HLATE", &tuning.hlate, 0, 1);
   knob("NORM_LN_OWN", &tuning.ln_own, 0, 1);
 }
 
@@ -357,6 +359,7 @@ zmlx_status zcat_norm_forward(const zcat_norm_job *j, zmlx_array **y, zmlx_array
     plan_templates(&p, &tm);
     /* The weight and bias loaded with the row, when that costs few registers. */
     if (p.cuda) tadd(&tm, "EARLY", p.few);
+    if (p.cuda) tadd(&tm, "HLATE", tune()->hlate);
     cfg.n_templates = tm.n;
     cfg.templates = tm.t;
     if (!s) s = launch(k, ni, in, &cfg, out, j->res ? 2 : 1);

@@ -208,7 +208,7 @@ static const char fwd_body[] =
     "      pbs[k] = *(const nrm_v *)(b + (long long)c * VEC);\n"
     "#endif\n"
     "      NRM_H(v[k], o);\n"
-    "#if ADD\n"
+    "#if ADD && !(REGS && HLATE)\n"
     "      nrm_st(h + o, v[k]);\n"
     "#endif\n"
     "      NRM_UNROLL for (int e = 0; e < VEC; e++) s1[0] += LN ? v[k][e] : v[k][e] * v[k][e];\n"
@@ -267,6 +267,11 @@ static const char fwd_body[] =
     "        yv[e] *= mv[e];\n"
     "#endif\n"
     "      }\n"
+    /* HLATE: h is written with y, after the reductions, so that the
+     * row's reads are not interleaved with writes. */
+    "#if ADD && REGS && HLATE\n"
+    "      nrm_st(h + o, v[k]);\n"
+    "#endif\n"
     "      nrm_st(y + o, yv);\n"
     "    }\n"
     "  }\n"
