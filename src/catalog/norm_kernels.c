@@ -21,8 +21,7 @@
  * backward at 16384 x 4096 bf16 160.8 -> 159.5 us on the H100), NORM_HLATE
  * (default 1: the forward writes x + residual with the output, after the
  * reductions; add_rmsnorm 184.4 -> 183.7 us), NORM_MINB and NORM_BWD_MINB (N > 0: __launch_bounds__ asks
- * for N blocks a multiprocessor, capping registers), NORM_ROWS (2: a lane
- * group of the forward takes two rows, when they fit in registers), and
+ * for N blocks a multiprocessor, capping registers), and
  * NORM_LN_OWN=1 to run the layernorm forward on these kernels rather than
  * on zmlx_layernorm. */
 #include <math.h>
@@ -38,11 +37,11 @@
 #include "kernel/kernel_internal.h"
 
 typedef struct nrm_tuning {
-  int et, emax, bwd_et, bwd_emax, bwd_bps, bwd_pf, bwd_even, ln_own, hlate, minb, bwd_minb, rows;
+  int et, emax, bwd_et, bwd_emax, bwd_bps, bwd_pf, bwd_even, ln_own, hlate, minb, bwd_minb;
 } nrm_tuning;
 
 static nrm_tuning tuning = {.et = 16, .emax = 64, .bwd_et = 16, .bwd_emax = 16, .bwd_bps = 2,
-                             .bwd_pf = 1, .bwd_even = 1, .hlate = 1, .rows = 1};
+                             .bwd_pf = 1, .bwd_even = 1, .hlate = 1};
 static pthread_once_t tuning_once = PTHREAD_ONCE_INIT;
 
 static void knob(const char *name, int *v, int lo, int hi) {
@@ -66,7 +65,6 @@ static void read_tuning(void) {
   knob("NORM_BWD_BPS", &tuning.bwd_bps, 1, 64);
   knob("NORM_BWD_PF", &tuning.bwd_pf, 0, 1);
   knob("NORM_MINB", &tuning.minb, 0, 32);
-  knob("NORM_ROWS", &tuning.rows, 1, 2);
   knob("NORM_BWD_MINB", &tuning.bwd_minb, 0, 32);
   knob("NORM_BWD_EVEN", &tuning.bwd_even, 0, 1);
   knob("NORM_HLATE", &tuning.hlate, 0, 1);
@@ -338,7 +336,7 @@ zmlx_status zcat_norm_forward(const zcat_norm_job *j, zmlx_array **y, zmlx_array
     if (a.b) in[ni++] = a.b;
     nrm_plan p = {.cuda = is_cuda(j->x)};
     nrm_tmpl tm = {.n = 0};
-    int f64 = t == ZMLX_DTYPE_F64, nrows_lane = 1;
+    int f64 = t == ZMLX_DTYPE_F64;
     tadd(&tm, "F64", f64);
     tadd(&tm, "LN", j->ln);
     tadd(&tm, "ADD", j->res != NULL);
@@ -353,10 +351,8 @@ zmlx_status zcat_norm_forward(const zcat_norm_job *j, zmlx_array **y, zmlx_array
       zmlx_array *all[6] = {a.x, a.res, a.w, a.b, out[0], out[1]};
       p.vec = pick_vec(D, 6, all);
       plan_rows(D, zmlx_dtype_size(t), f64, 0, &p);
-      nrows_lane = p.regs ? tune()->rows : 1;
-      int64_t per_block = p.rpb * nrows_lane;
       cfg.block[0] = p.tpr * p.rpb;
-      cfg.grid[0] = (rows + per_block - 1) / per_block * cfg.block[0];
+      cfg.grid[0] = (rows + p.rpb - 1) / p.rpb * cfg.block[0];
     } else {
       cfg.grid[0] = rows;
     }
@@ -366,7 +362,6 @@ zmlx_status zcat_norm_forward(const zcat_norm_job *j, zmlx_array **y, zmlx_array
     if (p.cuda) tadd(&tm, "EARLY", p.few);
     if (p.cuda) tadd(&tm, "HLATE", tune()->hlate);
     if (p.cuda) tadd(&tm, "MINB", tune()->minb);
-    if (p.cuda) tadd(&tm, "ROWS", nrows_lane);
     cfg.n_templates = tm.n;
     cfg.templates = tm.t;
     if (!s) s = launch(k, ni, in, &cfg, out, j->res ? 2 : 1);
