@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/file.h"
 #include "zt.h"
 
 static char g_data[512];
@@ -478,6 +479,38 @@ static void test_folder(void) {
   CHECK(!strcmp(zmlx_layer_kind_name(ZMLX_LAYER_KIND_CONV), "conv"));
 }
 
+/* The whole-file reader behind config.json, indexes, tokenizer.json and
+ * capsules: exact size limit, NUL after the text, errors by kind. */
+static void test_file_read(void) {
+  char dir[] = "/tmp/zmlx-file-XXXXXX", path[64];
+  CHECK(mkdtemp(dir) != NULL);
+  snprintf(path, sizeof path, "%s/f", dir);
+  enum { N = 70001 }; /* past the first 64 KiB buffer */
+  FILE *f = fopen(path, "wb");
+  CHECK(f != NULL);
+  for (int i = 0; f && i < N; i++) fputc('a' + i % 26, f);
+  if (f) fclose(f);
+  char *text = NULL;
+  size_t len = 0;
+  CHECK_OK(zmlx_file_read("t", path, N, &text, &len));
+  CHECK(len == N && text && text[N] == 0 && text[0] == 'a' && text[N - 1] == 'a' + (N - 1) % 26);
+  free(text);
+  CHECK_STATUS(zmlx_file_read("t", path, N - 1, &text, &len), ZMLX_STATUS_CORRUPT_DATA);
+  CHECK(text == NULL && len == 0);
+  CHECK_CONTAINS(zmlx_error_last(), "larger than 70000 bytes");
+  CHECK_STATUS(zmlx_file_read("t", dir, 100, &text, &len), ZMLX_STATUS_IO_ERROR);
+  CHECK_CONTAINS(zmlx_error_last(), dir);
+  unlink(path);
+  CHECK_STATUS(zmlx_file_read("t", path, 100, &text, &len), ZMLX_STATUS_NOT_FOUND);
+  f = fopen(path, "wb");
+  if (f) fclose(f);
+  CHECK_OK(zmlx_file_read("t", path, 100, &text, &len));
+  CHECK(len == 0 && text && text[0] == 0);
+  free(text);
+  unlink(path);
+  rmdir(dir);
+}
+
 ZT_MAIN(ZT(test_transformers_defaults), ZT(test_minimal_configs), ZT(test_llama31),
         ZT(test_gpt_oss_hub), ZT(test_qwen_variants), ZT(test_lfm2_original_keys),
-        ZT(test_mlx_quantization), ZT(test_errors), ZT(test_folder))
+        ZT(test_mlx_quantization), ZT(test_errors), ZT(test_folder), ZT(test_file_read))

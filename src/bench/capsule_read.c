@@ -1,7 +1,6 @@
 /* Reading a capsule back: JSON into the struct, with every type checked.
  * Unknown keys are skipped (newer writers may add some); a wrong type or
  * a missing required key is an error naming the key and where it is. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include "bench/capsule_fields.h"
 #include "core/json.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "zmlx/bench.h"
 
 enum { MAX_FILE_BYTES = 64 << 20 };
@@ -178,42 +178,12 @@ zmlx_status zmlx_bench_capsule_parse(const char *json, size_t len, zmlx_bench_ca
   return s;
 }
 
-/* The whole file, up to MAX_FILE_BYTES; works on pipes too. */
+/* The whole file, up to MAX_FILE_BYTES (pipes too). A path that cannot be
+ * read is IO_ERROR here, a missing file too: the capsule API has no
+ * NOT_FOUND. */
 static zmlx_status slurp(const char *path, char **text, size_t *len) {
-  static const char *op = "bench_capsule_read";
-  FILE *f = fopen(path, "rb");
-  if (!f) return zmlx_fail(ZMLX_STATUS_IO_ERROR, op, "cannot open %s: %s", path, strerror(errno));
-  size_t n = 0, cap = 0;
-  char *buf = NULL;
-  zmlx_status s = ZMLX_STATUS_OK;
-  for (;;) {
-    if (n == cap) {
-      cap = cap ? 2 * cap : 65536;
-      char *p = cap <= (size_t)MAX_FILE_BYTES + 1 ? realloc(buf, cap) : NULL;
-      if (!p) {
-        s = cap > (size_t)MAX_FILE_BYTES + 1
-                ? zmlx_fail(ZMLX_STATUS_CORRUPT_DATA, op, "%s is larger than %d MiB", path,
-                            MAX_FILE_BYTES >> 20)
-                : zmlx_fail(ZMLX_STATUS_OUT_OF_MEMORY, op, "out of host memory");
-        break;
-      }
-      buf = p;
-    }
-    size_t got = fread(buf + n, 1, cap - n, f);
-    n += got;
-    if (got == 0) {
-      if (ferror(f)) s = zmlx_fail(ZMLX_STATUS_IO_ERROR, op, "cannot read %s", path);
-      break;
-    }
-  }
-  fclose(f);
-  if (s) {
-    free(buf);
-    return s;
-  }
-  *text = buf;
-  *len = n;
-  return ZMLX_STATUS_OK;
+  zmlx_status s = zmlx_file_read("bench_capsule_read", path, MAX_FILE_BYTES, text, len);
+  return s == ZMLX_STATUS_NOT_FOUND ? ZMLX_STATUS_IO_ERROR : s; /* the message stays */
 }
 
 zmlx_status zmlx_bench_capsule_read(const char *path, zmlx_bench_capsule *c) {

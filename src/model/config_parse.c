@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "model/config_internal.h"
 #include "model/model_internal.h"
 
@@ -312,7 +313,7 @@ zmlx_status zmlx_model_config_load(const char *path, zmlx_model_config *out) {
   if (!file) return zmlx_fail(ZMLX_STATUS_OUT_OF_MEMORY, ZMC_OP, "out of host memory");
   char *text;
   size_t len;
-  zmlx_status s = zmd_read_file(ZMC_OP, file, &text, &len);
+  zmlx_status s = zmlx_file_read(ZMC_OP, file, ZMD_MAX_JSON_BYTES, &text, &len);
   if (!s) s = zmlx_model_config_parse(file, text, len, out);
   free(text);
   free(file);

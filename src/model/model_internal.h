@@ -8,8 +8,6 @@
 /* JSON files larger than this are refused (configs and indexes are KBs). */
 #define ZMD_MAX_JSON_BYTES ((size_t)256 << 20)
 
-/* The whole file, malloc'd (caller frees *text); errors name path. */
-zmlx_status zmd_read_file(const char *op, const char *path, char **text, size_t *len);
 /* Read and parse path; errors are "op: PATH: ..." (NOT_FOUND when the
  * file does not exist, CORRUPT_DATA for bad JSON). */
 zmlx_status zmd_read_json(const char *op, const char *path, zj_value *out);

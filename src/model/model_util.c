@@ -1,10 +1,10 @@
 /* Paths and JSON files for the model-file readers. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "model/model_internal.h"
 
 char *zmd_join(const char *dir, const char *name) {
@@ -41,54 +41,11 @@ zmlx_status zmd_parse_json(const char *op, const char *label, const char *text, 
   return s;
 }
 
-zmlx_status zmd_read_file(const char *op, const char *path, char **text, size_t *len) {
-  *text = NULL;
-  *len = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return zmlx_fail(errno == ENOENT ? ZMLX_STATUS_NOT_FOUND : ZMLX_STATUS_IO_ERROR, op, "%s: %s",
-                     path, strerror(errno));
-  size_t cap = 1 << 16, n = 0;
-  char *buf = malloc(cap);
-  zmlx_status s = buf ? ZMLX_STATUS_OK
-                      : zmlx_fail(ZMLX_STATUS_OUT_OF_MEMORY, op, "out of host memory");
-  while (!s) {
-    if (n == cap) {
-      if (cap >= ZMD_MAX_JSON_BYTES) {
-        s = zmlx_fail(ZMLX_STATUS_CORRUPT_DATA, op, "%s: larger than %zu bytes", path,
-                      ZMD_MAX_JSON_BYTES);
-        break;
-      }
-      char *nb = realloc(buf, cap * 2);
-      if (!nb) {
-        s = zmlx_fail(ZMLX_STATUS_OUT_OF_MEMORY, op, "out of host memory");
-        break;
-      }
-      buf = nb;
-      cap *= 2;
-    }
-    size_t got = fread(buf + n, 1, cap - n, f);
-    n += got;
-    if (got == 0) {
-      if (ferror(f)) s = zmlx_fail(ZMLX_STATUS_IO_ERROR, op, "%s: read error", path);
-      break;
-    }
-  }
-  fclose(f);
-  if (s) {
-    free(buf);
-    return s;
-  }
-  *text = buf;
-  *len = n;
-  return ZMLX_STATUS_OK;
-}
-
 zmlx_status zmd_read_json(const char *op, const char *path, zj_value *out) {
   memset(out, 0, sizeof *out);
   char *text;
   size_t len;
-  ZMLX_TRY(zmd_read_file(op, path, &text, &len));
+  ZMLX_TRY(zmlx_file_read(op, path, ZMD_MAX_JSON_BYTES, &text, &len));
   zmlx_status s = zmd_parse_json(op, path, text, len, out);
   free(text);
   return s;

@@ -1,10 +1,10 @@
 /* tokenizer.json -> zmlx_tokenizer: the top level, the model and the added
  * tokens. Every error names the part of the file at fault. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include "core/file.h"
 #include "core/json.h"
 #include "tokenizer/tok_internal.h"
 #include "tokenizer/tok_json.h"
@@ -288,24 +288,13 @@ zmlx_status zmlx_tokenizer_load(const char *path, zmlx_tokenizer **out) {
     snprintf(file, sizeof file, "%s/tokenizer.json", path);
   else
     snprintf(file, sizeof file, "%s", path);
-  FILE *f = fopen(file, "rb");
-  if (!f)
-    return zmlx_fail(errno == ENOENT ? ZMLX_STATUS_NOT_FOUND : ZMLX_STATUS_IO_ERROR,
-                     "zmlx_tokenizer_load", "cannot open %s: %s", file, strerror(errno));
-  ztok_buf b = {0};
-  zmlx_status s = ZMLX_STATUS_OK;
-  for (;;) {
-    s = ztok_buf_reserve(&b, 1 << 20);
-    if (s) break;
-    size_t got = fread(b.data + b.len, 1, b.cap - b.len, f);
-    b.len += got;
-    if (got == 0) break;
-  }
-  if (!s && ferror(f))
-    s = zmlx_fail(ZMLX_STATUS_IO_ERROR, "zmlx_tokenizer_load", "cannot read %s", file);
-  fclose(f);
-  if (!s) s = zmlx_tokenizer_load_json(b.data ? b.data : "", b.len, out);
-  ztok_buf_free(&b);
+  /* tokenizer.json files run to tens of MB; a GB is not one. */
+  char *text;
+  size_t len;
+  zmlx_status s = zmlx_file_read("zmlx_tokenizer_load", file, (size_t)1 << 30, &text, &len);
+  if (s) return s;
+  s = zmlx_tokenizer_load_json(text, len, out);
+  free(text);
   if (s) return zmlx_fail_wrap(s, file);
   return ZMLX_STATUS_OK;
 }
