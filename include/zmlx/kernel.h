@@ -50,9 +50,7 @@ typedef struct zmlx_kernel_desc {
   const char *const *scalar_names;
   const zmlx_dtype *scalar_dtypes; /* NULL: every scalar is f32 */
   const char *source;             /* the body */
-  const char *header;             /* optional code placed before the kernel;
-                                   * on CUDA it may #define ZMLX_LAUNCH_BOUNDS
-                                   * as __launch_bounds__(...) for the entry */
+  const char *header;             /* optional code placed before the kernel */
 } zmlx_kernel_desc;
 
 typedef enum zmlx_template_kind {

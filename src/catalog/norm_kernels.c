@@ -20,10 +20,8 @@
  * the row groups, when one is within 1/16 below the most; rmsnorm's
  * backward at 16384 x 4096 bf16 160.8 -> 159.5 us on the H100), NORM_HLATE
  * (default 1: the forward writes x + residual with the output, after the
- * reductions; add_rmsnorm 184.4 -> 183.7 us), NORM_MINB and NORM_BWD_MINB (N > 0: __launch_bounds__ asks
- * for N blocks a multiprocessor, capping registers), and
- * NORM_LN_OWN=1 to run the layernorm forward on these kernels rather than
- * on zmlx_layernorm. */
+ * reductions; add_rmsnorm 184.4 -> 183.7 us), and NORM_LN_OWN=1 to run
+ * the layernorm forward on these kernels rather than on zmlx_layernorm. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -37,7 +35,7 @@
 #include "kernel/kernel_internal.h"
 
 typedef struct nrm_tuning {
-  int et, emax, bwd_et, bwd_emax, bwd_bps, bwd_pf, bwd_even, ln_own, hlate, minb, bwd_minb;
+  int et, emax, bwd_et, bwd_emax, bwd_bps, bwd_pf, bwd_even, ln_own, hlate;
 } nrm_tuning;
 
 static nrm_tuning tuning = {.et = 16, .emax = 64, .bwd_et = 16, .bwd_emax = 16, .bwd_bps = 2,
@@ -64,8 +62,6 @@ static void read_tuning(void) {
   knob("NORM_BWD_EMAX", &tuning.bwd_emax, 1, 256);
   knob("NORM_BWD_BPS", &tuning.bwd_bps, 1, 64);
   knob("NORM_BWD_PF", &tuning.bwd_pf, 0, 1);
-  knob("NORM_MINB", &tuning.minb, 0, 32);
-  knob("NORM_BWD_MINB", &tuning.bwd_minb, 0, 32);
   knob("NORM_BWD_EVEN", &tuning.bwd_even, 0, 1);
   knob("NORM_HLATE", &tuning.hlate, 0, 1);
   knob("NORM_LN_OWN", &tuning.ln_own, 0, 1);
@@ -221,7 +217,7 @@ typedef struct nrm_tmpl {
 } nrm_tmpl;
 
 static void tadd(nrm_tmpl *t, const char *name, int64_t v) {
-  /* The backward's 16 fill ZK_MAX_TEMPLATES; a 17th would be a bug here. */
+  /* The backward passes 15 of ZK_MAX_TEMPLATES (16); more would be a bug here. */
   if (t->n < ZK_MAX_TEMPLATES) t->t[t->n++] = (zmlx_template_arg){name, ZMLX_TEMPLATE_INT, v};
 }
 
@@ -361,7 +357,6 @@ zmlx_status zcat_norm_forward(const zcat_norm_job *j, zmlx_array **y, zmlx_array
     /* The weight and bias loaded with the row, when that costs few registers. */
     if (p.cuda) tadd(&tm, "EARLY", p.few);
     if (p.cuda) tadd(&tm, "HLATE", tune()->hlate);
-    if (p.cuda) tadd(&tm, "MINB", tune()->minb);
     cfg.n_templates = tm.n;
     cfg.templates = tm.t;
     if (!s) s = launch(k, ni, in, &cfg, out, j->res ? 2 : 1);
@@ -483,7 +478,6 @@ zmlx_status zcat_norm_backward(const zcat_norm_job *j, zmlx_array **dx, zmlx_arr
     plan_templates(&p, &tm);
     /* Prefetching the next row, when that costs few registers. */
     if (p.cuda) tadd(&tm, "PF", tune()->bwd_pf && p.few);
-    if (p.cuda) tadd(&tm, "MINB", tune()->bwd_minb);
     cfg.n_templates = tm.n;
     cfg.templates = tm.t;
     double sc[N_SC];

@@ -72,10 +72,7 @@ static const char common[] =
     "  nrm_cout(t.v, c);\n"
     "  *(nrm_v *)p = t;\n"
     "}\n"
-    /* MINB > 0: at least MINB blocks a multiprocessor (registers capped). */
-    "#if MINB > 0\n"
-    "#define ZMLX_LAUNCH_BOUNDS __launch_bounds__(TPR * RPB, MINB)\n"
-    "#endif\n"
+
     /* m[e] = scale or 0 for elements i0 ... i0 + VEC - 1. QUAD: i0 is a
      * multiple of 4 and VEC of 4, so one Philox call serves 4 elements. */
     "ZMLX_FN void nrm_mask(acc_t *m, long long i0, uint64_t seed, uint64_t off, uint32_t thr,\n"

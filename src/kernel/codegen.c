@@ -111,11 +111,7 @@ static void emit_body(zmlx_strbuf *sb, const zmlx_kernel *k) {
 }
 
 static void emit_cuda(zmlx_strbuf *sb, const zmlx_kernel *k, const char *entry) {
-  /* A header may define ZMLX_LAUNCH_BOUNDS (e.g. __launch_bounds__(256, 3),
-   * from template constants) to cap registers for more blocks a
-   * multiprocessor. */
-  zmlx_sb_append(sb, "#ifndef ZMLX_LAUNCH_BOUNDS\n#define ZMLX_LAUNCH_BOUNDS\n#endif\n");
-  zmlx_sb_printf(sb, "extern \"C\" __global__ void ZMLX_LAUNCH_BOUNDS %s(", entry);
+  zmlx_sb_printf(sb, "extern \"C\" __global__ void %s(", entry);
   emit_params(sb, k, 1);
   zmlx_sb_append(sb, ") {\n"
                      "  const long long gid_x = (long long)blockIdx.x * blockDim.x + threadIdx.x;\n"
