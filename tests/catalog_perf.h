@@ -98,8 +98,12 @@ static inline int hc_perf_entry(const zcat_entry *e, zmlx_device dev, zmlx_dtype
     p.grad = grad;
     p.keep = pass == 2;
     if (pass == 2) {
-      hc_perf_call(&p, 0);
-      if (!p.saved[0]) break;
+      if (hc_perf_call(&p, 0)) {
+        fprintf(stderr, "%s backward alone: %s\n", e->name, zmlx_error_last());
+        rc = 1;
+        break;
+      }
+      if (!p.saved[0]) break; /* its backward keeps nothing */
     }
     zmlx_bench_options o = {.rotations = rot, .budget_ms = 2000};
     zmlx_bench_result r;
