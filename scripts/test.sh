@@ -27,6 +27,7 @@ bash scripts/fetch_tokenizers.sh || echo "test.sh: fetch_tokenizers.sh failed; t
 
 jobs=${ZMLX_JOBS:-2}
 results=()
+digests=()
 failed=0
 
 # run_stage NAME FUNCTION: run it, record PASS/FAIL and the time taken.
@@ -72,6 +73,22 @@ asan_test() {
   LSAN_OPTIONS=suppressions=$ZMLX_ROOT/scripts/lsan.supp:print_suppressions=0 \
     ctest --test-dir build-asan --output-on-failure -j"$jobs"
 }
+# failure_digest DIR: for each test the last ctest run in DIR failed, its
+# name and the lines that say why (mismatches, seeds, errors), at most 12,
+# so that a CI log cut to its last lines still names the culprit.
+failure_digest() {
+  local dir=$1/Testing/Temporary name
+  [ -f "$dir/LastTestsFailed.log" ] || return 0
+  while IFS= read -r name; do
+    name=${name#*:}
+    echo "  failed in $1: $name"
+    awk -v t="$name" '$0 ~ "Testing: " t "$" {on=1; next}
+                      on && /^<end of output>/ {exit}
+                      on' "$dir/LastTest.log" |
+      grep -E -i 'fail|mismatch|seed|error|assert|timeout' | head -n 12 | sed 's/^/    /'
+  done < "$dir/LastTestsFailed.log"
+}
+
 install_test() {
   bash scripts/test_install.sh build
 }
@@ -82,10 +99,10 @@ fuzz_smoke() {
 release_ok=1
 run_stage "release build (build/)" release_build || release_ok=0
 if [ "$release_ok" -eq 1 ]; then
-  run_stage "release tests (build/)" release_test || true
+  run_stage "release tests (build/)" release_test || digests+=("$(failure_digest build)")
 fi
 if run_stage "sanitizer build (build-asan/)" asan_build; then
-  run_stage "sanitizer tests (build-asan/)" asan_test || true
+  run_stage "sanitizer tests (build-asan/)" asan_test || digests+=("$(failure_digest build-asan)")
 fi
 if [ "$release_ok" -eq 1 ]; then
   run_stage "install test (scripts/test_install.sh)" install_test || true
@@ -101,5 +118,6 @@ if [ "$failed" -eq 0 ]; then
   echo "ALL TESTS PASSED"
   exit 0
 fi
+[ "${#digests[@]}" -eq 0 ] || printf '%s\n' "${digests[@]}"
 echo "SOME TESTS FAILED"
 exit 1
