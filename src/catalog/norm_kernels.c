@@ -35,10 +35,10 @@
 #include "kernel/kernel_internal.h"
 
 typedef struct nrm_tuning {
-  int et, emax, bps, pf, bwd_et, bwd_emax, bwd_bps, bwd_pf, bwd_even, ln_own, hlate;
+  int et, emax, bwd_et, bwd_emax, bwd_bps, bwd_pf, bwd_even, ln_own, hlate;
 } nrm_tuning;
 
-static nrm_tuning tuning = {.et = 16, .emax = 64, .bps = 4, .pf = 0, .bwd_et = 16, .bwd_emax = 16, .bwd_bps = 2,
+static nrm_tuning tuning = {.et = 16, .emax = 64, .bwd_et = 16, .bwd_emax = 16, .bwd_bps = 2,
                              .bwd_pf = 1, .bwd_even = 1, .hlate = 1};
 static pthread_once_t tuning_once = PTHREAD_ONCE_INIT;
 
@@ -58,8 +58,6 @@ static void knob(const char *name, int *v, int lo, int hi) {
 static void read_tuning(void) {
   knob("NORM_ET", &tuning.et, 1, 128);
   knob("NORM_EMAX", &tuning.emax, 1, 256);
-  knob("NORM_BPS", &tuning.bps, 1, 64);
-  knob("NORM_PF", &tuning.pf, 0, 1);
   knob("NORM_BWD_ET", &tuning.bwd_et, 1, 128);
   knob("NORM_BWD_EMAX", &tuning.bwd_emax, 1, 256);
   knob("NORM_BWD_BPS", &tuning.bwd_bps, 1, 64);
@@ -223,17 +221,6 @@ static void tadd(nrm_tmpl *t, const char *name, int64_t v) {
   if (t->n < ZK_MAX_TEMPLATES) t->t[t->n++] = (zmlx_template_arg){name, ZMLX_TEMPLATE_INT, v};
 }
 
-/* Blocks for a grid that loops over `groups` row groups: at most `most`.
- * EVEN: rows are dealt round-robin, so unless the blocks divide them a few
- * blocks take one more row at the end, alone; a divisor a little below
- * `most` has no such tail. */
-static int64_t loop_blocks(int64_t groups, int64_t most) {
-  int64_t blocks = groups < most ? groups : most;
-  for (int64_t b = blocks; tune()->bwd_even && blocks == most && b > most - most / 16; b--)
-    if (groups % b == 0) return b;
-  return blocks;
-}
-
 static void plan_templates(const nrm_plan *p, nrm_tmpl *t) {
   if (!p->cuda) return;
   tadd(t, "VEC", p->vec);
@@ -354,18 +341,14 @@ zmlx_status zcat_norm_forward(const zcat_norm_job *j, zmlx_array **y, zmlx_array
     tadd(&tm, "DROP", j->drop);
     zmlx_launch_config cfg = {.n_scalars = N_SC};
     double sc[N_SC];
-    int pf = 0;
     job_scalars(j, rows, D, sc);
     cfg.scalars = sc;
     if (p.cuda) {
       zmlx_array *all[6] = {a.x, a.res, a.w, a.b, out[0], out[1]};
       p.vec = pick_vec(D, 6, all);
       plan_rows(D, zmlx_dtype_size(t), f64, 0, &p);
-      int64_t groups = (rows + p.rpb - 1) / p.rpb;
-      pf = tune()->pf && p.regs;
-      if (pf) groups = loop_blocks(groups, (int64_t)zr_device_sms(zmlx_array_device(j->x)) * tune()->bps);
       cfg.block[0] = p.tpr * p.rpb;
-      cfg.grid[0] = groups * cfg.block[0];
+      cfg.grid[0] = (rows + p.rpb - 1) / p.rpb * cfg.block[0];
     } else {
       cfg.grid[0] = rows;
     }
@@ -374,7 +357,6 @@ zmlx_status zcat_norm_forward(const zcat_norm_job *j, zmlx_array **y, zmlx_array
     /* The weight and bias loaded with the row, when that costs few registers. */
     if (p.cuda) tadd(&tm, "EARLY", p.few);
     if (p.cuda) tadd(&tm, "HLATE", tune()->hlate);
-    if (p.cuda) tadd(&tm, "PF", pf);
     cfg.n_templates = tm.n;
     cfg.templates = tm.t;
     if (!s) s = launch(k, ni, in, &cfg, out, j->res ? 2 : 1);
@@ -459,7 +441,15 @@ zmlx_status zcat_norm_backward(const zcat_norm_job *j, zmlx_array **dx, zmlx_arr
        * the blocks. */
       int64_t most = (int64_t)zr_device_sms(zmlx_array_device(j->x)) * tune()->bwd_bps *
                      (p.regs ? 1 : 2);
-      int64_t blocks = loop_blocks(groups, most);
+      int64_t blocks = groups < most ? groups : most;
+      /* EVEN: rows are dealt round-robin, so unless the blocks divide
+       * them a few blocks take one more row at the end, alone; a divisor
+       * a little below `most` has no such tail. */
+      for (int64_t b = blocks; tune()->bwd_even && blocks == most && b > most - most / 16; b--)
+        if (groups % b == 0) {
+          blocks = b;
+          break;
+        }
       parts = blocks * p.rpb;
       cfg.block[0] = p.tpr * p.rpb;
       cfg.grid[0] = blocks * cfg.block[0];
