@@ -5,6 +5,7 @@
  * dtype-aware tolerances; errors that are not mismatches pass through. */
 #include <time.h>
 
+#include "testing/testing_internal.h"
 #include "zt_array.h"
 
 static uint64_t seed = 0x7e57; /* test_seed makes it fresh */
@@ -369,6 +370,26 @@ static void test_check_spec_errors(void) {
   CHECK(zmlx_check_default_tol(ZMLX_DTYPE_F64) == 1e-12);
 }
 
+/* A sum of terms of size 1 that cancel to 1e-3: an error of 1e-6 is 1e-3
+ * of what is left, too much for tol 1e-5, yet 1e-6 of the terms, within
+ * it; a size below |ref| changes nothing. */
+static void test_compare_sized(void) {
+  const double ref[2] = {1e-3, -2e-3}, got[2] = {1e-3 + 1e-6, -2e-3};
+  const double size[2] = {1, 1}, small[2] = {1e-9, 1e-9};
+  ztst_cmp plain, sized, tiny;
+  ztst_compare(got, ref, 2, 1e-5, 0, &plain);
+  ztst_compare_sized(got, ref, size, 2, 1e-5, 0, &sized);
+  ztst_compare_sized(got, ref, small, 2, 1e-5, 0, &tiny);
+  CHECK_MSG(plain.score > 1, "score %g", plain.score);
+  CHECK_MSG(sized.score <= 1, "score %g", sized.score);
+  CHECK_MSG(tiny.score == plain.score, "score %g vs %g", tiny.score, plain.score);
+  CHECK(sized.worst == 0 && sized.got == got[0] && sized.ref == ref[0]);
+  /* An error as large as the terms fails whatever their size. */
+  const double bad[2] = {1.5, -2e-3};
+  ztst_compare_sized(bad, ref, size, 2, 1e-5, 0, &sized);
+  CHECK_MSG(sized.score > 1, "score %g", sized.score);
+}
+
 static void test_seed(void) {
   const char *env = getenv("ZMLX_TEST_SEED");
   seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL;
@@ -378,4 +399,4 @@ static void test_seed(void) {
 
 ZT_MAIN(ZT(test_seed), ZT(test_gradcheck_elementwise_f32), ZT(test_gradcheck_f64), ZT(test_gradcheck_generic),
         ZT(test_gradcheck_unsupported), ZT(test_check_matches_passes), ZT(test_check_matches_nan),
-        ZT(test_check_matches_catches), ZT(test_check_spec_errors))
+        ZT(test_check_matches_catches), ZT(test_check_spec_errors), ZT(test_compare_sized))

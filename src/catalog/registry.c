@@ -1,5 +1,7 @@
 /* The registry: the families' tables (families.h) seen as one list. */
 #include <fnmatch.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "catalog/registry.h"
@@ -75,6 +77,24 @@ double zcat_tol(const zcat_entry *e, zmlx_dtype t, int grad) {
     case ZMLX_DTYPE_F32: return grad ? 2e-5 : 1e-5;
     default: return (grad ? 2 : 1) * zmlx_check_default_tol(t);
   }
+}
+
+void zcat_ref_of_abs(const zcat_host_call *c) {
+  zcat_tensor in[ZCAT_MAX_IN];
+  int ok = 1;
+  for (int i = 0; i < c->e->n_in; i++) {
+    in[i] = c->in[i];
+    if (!in[i].v) continue;
+    in[i].v = malloc(((size_t)in[i].n + 1) * sizeof(double));
+    ok = ok && in[i].v;
+    for (int64_t k = 0; in[i].v && k < in[i].n; k++) in[i].v[k] = fabs(c->in[i].v[k]);
+  }
+  zcat_host_call a = *c;
+  a.in = in;
+  /* Out of memory: the sizes stay zero, and the reference alone counts. */
+  if (ok) c->e->ref(&a);
+  for (int i = 0; i < c->e->n_in; i++)
+    if (c->in[i].v) free(in[i].v);
 }
 
 int zcat_has_backward(const zcat_entry *e) {

@@ -124,6 +124,13 @@ typedef struct zcat_entry {
   double atol;
   void (*ref)(const zcat_host_call *c);
   void (*ref_grad)(const zcat_host_call *c);  /* NULL: no backward */
+  /* Optional, where an output (gradient) is a signed sum whose terms can
+   * cancel (a sum of random signs, softmax's g - sum(y g)): the magnitude
+   * of those terms, filled like ref (ref_grad) fills out (din). Rounding
+   * in the dtype under test is relative to it, so the harness's tolerance
+   * is relative to the larger of it and the reference. */
+  void (*ref_size)(const zcat_host_call *c);
+  void (*ref_grad_size)(const zcat_host_call *c);
   zmlx_status (*run)(const zcat_dev_call *c);
   zmlx_status (*run_grad)(const zcat_dev_call *c);
   /* NULL-terminated case lists; NULL cases: zcat_default_cases. full_cases
@@ -163,6 +170,9 @@ extern const char *const zcat_default_cases[];
 /* Default relative tolerances: for outputs and for gradients. */
 double zcat_tol(const zcat_entry *e, zmlx_dtype t, int grad);
 int zcat_has_backward(const zcat_entry *e);
+/* A ref_size for an entry whose outputs are sums of its inputs' terms
+ * with signs (sum, mean): its ref over |inputs|. */
+void zcat_ref_of_abs(const zcat_host_call *c);
 
 /* ---- cases (case.c) ------------------------------------------------------ */
 typedef struct zcat_case {

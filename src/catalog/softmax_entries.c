@@ -77,29 +77,36 @@ static void ref(const zcat_host_call *c) {
   }
 }
 
-static void ref_grad(const zcat_host_call *c) {
+/* The backward; with `size`, the magnitude of its terms instead (every g
+ * as |g|, each difference as a sum), where g - sum(y g) cancels. */
+static void grad_rows(const zcat_host_call *c, int size) {
   const zcat_tensor *x = &c->in[0];
   int64_t D = last(x), rows = D ? x->n / D : 0;
   double *y = malloc(((size_t)x->n + 1) * sizeof *y);
   if (!y) return;
   int log_out = c->e->kind == K_LOG_SOFTMAX;
   softmax_rows(c, log_out, scale_of(c), y);
-  const double *g = c->dout[0].v;
+  const double *g = c->dout[0].v, sign = size ? 1 : -1;
   double *dx = c->din[0].v;
+#define G(i) (size ? fabs(g[i]) : g[i])
   for (int64_t r = 0; r < rows; r++) {
     double s = 0;
     const double *yr = y + r * D;
     for (int64_t j = 0; j < D; j++)
-      s += c->e->kind == K_LSE ? 0 : log_out ? g[r * D + j] : g[r * D + j] * yr[j];
+      s += c->e->kind == K_LSE ? 0 : log_out ? G(r * D + j) : G(r * D + j) * yr[j];
     for (int64_t j = 0; j < D; j++) {
       int64_t i = r * D + j;
-      if (c->e->kind == K_LSE) dx[i] += g[r] * yr[j];
-      else if (log_out) dx[i] += g[i] - exp(yr[j]) * s;
-      else dx[i] += scale_of(c) * yr[j] * (g[i] - s);
+      if (c->e->kind == K_LSE) dx[i] += G(r) * yr[j];
+      else if (log_out) dx[i] += G(i) + sign * exp(yr[j]) * s;
+      else dx[i] += (size ? fabs(scale_of(c)) : scale_of(c)) * yr[j] * (G(i) + sign * s);
     }
   }
+#undef G
   free(y);
 }
+
+static void ref_grad(const zcat_host_call *c) { grad_rows(c, 0); }
+static void ref_grad_size(const zcat_host_call *c) { grad_rows(c, 1); }
 
 static zmlx_status forward(const zcat_dev_call *c, zmlx_array **y) {
   switch (c->e->kind) {
@@ -156,7 +163,7 @@ static const char *const temp_bad[] = {"D=7 temperature=0 => INVALID_ARGUMENT",
 #define SM(KIND, NAME, API, SUMMARY, ...)                                                   \
   {.name = NAME, .family = "softmax", .summary = SUMMARY, .api = API, .kind = KIND,        \
    .n_out = 1, .dtypes = ZCAT_DT_FLOATS, .backends = ZCAT_ALL_BACKENDS, .ref = ref,        \
-   .run = run, .full_cases = full_cases, __VA_ARGS__}
+   .run = run, .ref_grad_size = ref_grad_size, .full_cases = full_cases, __VA_ARGS__}
 
 static const zcat_entry entries[] = {
     SM(K_SOFTMAX, "softmax", "zmlx_softmax, zmlx_softmax_backward",

@@ -3,7 +3,8 @@
  * reference's largest value, which sees a few wrong elements that the
  * norm would average away. NaN matches NaN, as numpy's assert_allclose
  * has it: a gradient at a degenerate point (std of equal values) is NaN
- * in the reference too. */
+ * in the reference too. A size (ztst_compare_sized) stands in for |ref|
+ * where it is larger. */
 #include <math.h>
 
 #include "testing/testing_internal.h"
@@ -15,6 +16,11 @@ static double ratio(double err, double allowed) {
 
 void ztst_compare(const double *got, const double *ref, int64_t n, double tol, double atol,
                   ztst_cmp *out) {
+  ztst_compare_sized(got, ref, NULL, n, tol, atol, out);
+}
+
+void ztst_compare_sized(const double *got, const double *ref, const double *size, int64_t n,
+                        double tol, double atol, ztst_cmp *out) {
   double num = 0, den = 0, max_d = 0, max_ref = 0;
   *out = (ztst_cmp){.worst = -1};
   for (int64_t k = 0; k < n; k++) {
@@ -26,8 +32,9 @@ void ztst_compare(const double *got, const double *ref, int64_t n, double tol, d
     /* Equal values (equal infinities too) differ by nothing. */
     double d = got[k] == ref[k] ? 0 : fabs(got[k] - ref[k]);
     if (isfinite(ref[k])) {
-      den += ref[k] * ref[k];
-      max_ref = fmax(max_ref, fabs(ref[k]));
+      double m = size && isfinite(size[k]) ? fmax(fabs(ref[k]), size[k]) : fabs(ref[k]);
+      den += m * m;
+      max_ref = fmax(max_ref, m);
     }
     num += d * d;
     if (!out->nan && (out->worst < 0 || d > max_d)) {

@@ -37,5 +37,11 @@ typedef struct ztst_cmp {
 } ztst_cmp;
 void ztst_compare(const double *got, const double *ref, int64_t n, double tol, double atol,
                   ztst_cmp *out);
+/* The same, with the tolerance relative to max(|ref[k]|, size[k]) rather
+ * than |ref[k]| (size NULL: ztst_compare). size[k] is the magnitude of the
+ * terms that ref[k] is a signed sum of: where they cancel, rounding in the
+ * dtype under test is relative to them, not to what is left. */
+void ztst_compare_sized(const double *got, const double *ref, const double *size, int64_t n,
+                        double tol, double atol, ztst_cmp *out);
 
 #endif
