@@ -57,26 +57,33 @@ static zmlx_status adamw_run(const zcat_dev_call *c) {
 
 /* sgd params: lr, momentum, dampening, weight_decay (first = 0: the buffer
  * continues); sgd_nesterov: lr, momentum, weight_decay (first step
- * creates the buffer). Inputs p, g, b. */
-static void sgd_ref(const zcat_host_call *c) {
+ * creates the buffer). Inputs p, g, b. With `size`, the magnitudes of the
+ * same recurrences (every input as |v|, the step added, not subtracted):
+ * three steps can take p near 0, and the rounding of each step's p is
+ * relative to what p was then. */
+static void sgd_steps(const zcat_host_call *c, int size) {
   int nesterov = c->e->kind;
   double lr = c->p[0], mom = c->p[1], damp = nesterov ? 0 : c->p[2];
-  double wd = nesterov ? c->p[2] : c->p[3];
+  double wd = nesterov ? c->p[2] : c->p[3], keep = 1 - damp;
+  if (size) lr = fabs(lr), mom = fabs(mom), wd = fabs(wd), keep = fabs(keep);
   double *p = c->out[0].v, *b = c->out[1].v;
   for (int64_t i = 0; i < c->in[0].n; i++) {
-    p[i] = c->in[0].v[i];
-    b[i] = c->in[2].v[i];
+    p[i] = size ? fabs(c->in[0].v[i]) : c->in[0].v[i];
+    b[i] = size ? fabs(c->in[2].v[i]) : c->in[2].v[i];
   }
   for (int s = 0; s < 3; s++)
     for (int64_t i = 0; i < c->in[0].n; i++) {
-      double d = c->in[1].v[i] + wd * p[i];
+      double d = (size ? fabs(c->in[1].v[i]) : c->in[1].v[i]) + wd * p[i];
       if (mom != 0) {
-        b[i] = nesterov && s == 0 ? d : mom * b[i] + (1 - damp) * d;
+        b[i] = nesterov && s == 0 ? d : mom * b[i] + keep * d;
         d = nesterov ? d + mom * b[i] : b[i];
       }
-      p[i] -= lr * d;
+      p[i] += size ? lr * d : -lr * d;
     }
 }
+
+static void sgd_ref(const zcat_host_call *c) { sgd_steps(c, 0); }
+static void sgd_size(const zcat_host_call *c) { sgd_steps(c, 1); }
 
 static zmlx_status sgd_run(const zcat_dev_call *c) {
   int nesterov = c->e->kind;
@@ -161,7 +168,7 @@ static const zcat_entry entries[] = {
      .out = {{"p", "..."}, {"b", "...", ZCAT_FIXED, .dtype = ZMLX_DTYPE_F32}}, .n_params = 4,
      .params = {{"lr", 0.1}, {"momentum", 0.9}, {"dampening", 0.1}, {"weight_decay", 0.01}},
      .dtypes = FLOATS, .backends = ZCAT_ALL_BACKENDS, STEP_TOLS, .ref = sgd_ref, .run = sgd_run,
-     .cases = sgd_cases, .bad = sgd_bad, .perf = "100000000"},
+     .ref_size = sgd_size, .cases = sgd_cases, .bad = sgd_bad, .perf = "100000000"},
     {.name = "sgd_nesterov", .family = "optim",
      .summary = "SGD step in place, Nesterov momentum, from the step that creates the buffer",
      .api = "zmlx_sgd_step", .kind = 1, .n_in = 3, .n_out = 2,
@@ -169,7 +176,7 @@ static const zcat_entry entries[] = {
      .out = {{"p", "..."}, {"b", "...", ZCAT_FIXED, .dtype = ZMLX_DTYPE_F32}}, .n_params = 3,
      .params = {{"lr", 0.1}, {"momentum", 0.9}, {"weight_decay", 0.01}}, .dtypes = FLOATS,
      .backends = ZCAT_ALL_BACKENDS, STEP_TOLS, .ref = sgd_ref, .run = sgd_run,
-     .cases = nesterov_cases, .perf = "100000000"},
+     .ref_size = sgd_size, .cases = nesterov_cases, .perf = "100000000"},
     {.name = "clip_grad_norm", .family = "optim",
      .summary = "global L2-norm clipping of a list of gradients in place; returns the norm",
      .api = "zmlx_clip_grad_norm", .n_in = 2, .n_out = 3,
