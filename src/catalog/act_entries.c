@@ -34,9 +34,14 @@ static double f(int kind, double x, double a) {
   }
 }
 
+/* t1 + t2, or with `size` |t1| + |t2|: the derivatives below that are
+ * two terms cross zero where the terms cancel, and a kernel's rounding
+ * there is relative to the terms (ref_grad_size). */
+static double terms(double t1, double t2, int size) { return size ? fabs(t1) + fabs(t2) : t1 + t2; }
+
 /* Derivatives by hand; the harness checks them against central
  * differences of f. Kinks follow PyTorch (see catalog_act.h). */
-static double df(int kind, double x, double a) {
+static double df(int kind, double x, double a, int size) {
   const double k = sqrt(2.0 / M_PI);
   switch (kind) {
     case ZMLX_ACT_EXP: return exp(x);
@@ -45,24 +50,24 @@ static double df(int kind, double x, double a) {
     case ZMLX_ACT_SIGMOID: return sigmoid(x) * sigmoid(-x);
     case ZMLX_ACT_RELU: return x > 0 ? 1 : 0;
     case ZMLX_ACT_RELU2: return x > 0 ? 2 * x : 0;
-    case ZMLX_ACT_SILU: return sigmoid(x) + x * sigmoid(x) * sigmoid(-x);
+    case ZMLX_ACT_SILU: return terms(sigmoid(x), x * sigmoid(x) * sigmoid(-x), size);
     case ZMLX_ACT_GELU_TANH: {
       double v = 2 * k * (x + 0.044715 * x * x * x);
-      return sigmoid(v) + x * sigmoid(v) * sigmoid(-v) * 2 * k * (1 + 3 * 0.044715 * x * x);
+      return terms(sigmoid(v), x * sigmoid(v) * sigmoid(-v) * 2 * k * (1 + 3 * 0.044715 * x * x),
+                   size);
     }
     case ZMLX_ACT_GELU_ERF:
-      return 0.5 * erfc(-x / sqrt(2.0)) + x * exp(-x * x / 2) / sqrt(2 * M_PI);
-    case ZMLX_ACT_QUICK_GELU: {
-      return sigmoid(1.702 * x) + x * 1.702 * sigmoid(1.702 * x) * sigmoid(-1.702 * x);
-    }
+      return terms(0.5 * erfc(-x / sqrt(2.0)), x * exp(-x * x / 2) / sqrt(2 * M_PI), size);
+    case ZMLX_ACT_QUICK_GELU:
+      return terms(sigmoid(1.702 * x), x * 1.702 * sigmoid(1.702 * x) * sigmoid(-1.702 * x), size);
     case ZMLX_ACT_SOFTPLUS: return sigmoid(x);
     case ZMLX_ACT_MISH: {
       double t = tanh(softplus(x));
-      return t + x * (1 - t * t) * sigmoid(x);
+      return terms(t, x * (1 - t * t) * sigmoid(x), size);
     }
     case ZMLX_ACT_ELU: return x > 0 ? 1 : a * exp(x);
     case ZMLX_ACT_LEAKY_RELU: return x > 0 ? 1 : a;
-    case ZMLX_ACT_HARDSWISH: return x < -3 ? 0 : x <= 3 ? (2 * x + 3) / 6 : 1;
+    case ZMLX_ACT_HARDSWISH: return x < -3 ? 0 : x <= 3 ? terms(x / 3, 0.5, size) : 1;
     case ZMLX_ACT_HARDSIGMOID: return x > -3 && x < 3 ? 1.0 / 6 : 0;
     default: return NAN;
   }
@@ -77,7 +82,12 @@ static void ref(const zcat_host_call *c) {
 
 static void ref_grad(const zcat_host_call *c) {
   for (int64_t i = 0; i < c->in[0].n; i++)
-    c->din[0].v[i] += c->dout[0].v[i] * df(c->e->kind, c->in[0].v[i], alpha(c));
+    c->din[0].v[i] += c->dout[0].v[i] * df(c->e->kind, c->in[0].v[i], alpha(c), 0);
+}
+
+static void ref_grad_size(const zcat_host_call *c) {
+  for (int64_t i = 0; i < c->in[0].n; i++)
+    c->din[0].v[i] += fabs(c->dout[0].v[i] * df(c->e->kind, c->in[0].v[i], alpha(c), 1));
 }
 
 static double dev_alpha(const zcat_dev_call *c) { return c->e->n_params ? c->p[0] : 0; }
@@ -102,7 +112,8 @@ static const char *const full_cases[] = {"1000x1025", "65537", "257x129 ~x", "12
   {.name = NAME, .family = "act", .summary = SUMMARY, .api = "zmlx_act(" #KIND ")",      \
    .kind = KIND, .n_in = 1, .n_out = 1, .in = {{"x", "...", ZCAT_GRAD, LO, HI}},          \
    .out = {{"y", "..."}}, .dtypes = ZCAT_DT_FLOATS, .backends = ZCAT_ALL_BACKENDS,          \
-   .ref = ref, .ref_grad = ref_grad, .run = run, .run_grad = run_grad, .cases = cases,  \
+   .ref = ref, .ref_grad = ref_grad, .ref_grad_size = ref_grad_size, .run = run,          \
+   .run_grad = run_grad, .cases = cases,                                                  \
    .full_cases = full_cases, .perf = "16384x4096", __VA_ARGS__}
 
 /* Input ranges cover where each function bends (and, for log, several

@@ -22,15 +22,21 @@ static double act(int kind, double a) {
   }
 }
 
-static double dact(int kind, double a) {
+/* t1 + t2, or with `size` |t1| + |t2|: each derivative crosses zero where
+ * its terms cancel, and a kernel's rounding there is relative to them. */
+static double terms(double t1, double t2, int size) { return size ? fabs(t1) + fabs(t2) : t1 + t2; }
+
+static double dact(int kind, double a, int size) {
   const double k = sqrt(2.0 / M_PI);
   switch (kind & 15) {
-    case ZMLX_GLU_SWIGLU: return sigmoid(a) + a * sigmoid(a) * sigmoid(-a);
+    case ZMLX_GLU_SWIGLU: return terms(sigmoid(a), a * sigmoid(a) * sigmoid(-a), size);
     case ZMLX_GLU_GEGLU_TANH: {
       double v = 2 * k * (a + 0.044715 * a * a * a);
-      return sigmoid(v) + a * sigmoid(v) * sigmoid(-v) * 2 * k * (1 + 3 * 0.044715 * a * a);
+      return terms(sigmoid(v), a * sigmoid(v) * sigmoid(-v) * 2 * k * (1 + 3 * 0.044715 * a * a),
+                   size);
     }
-    case ZMLX_GLU_GEGLU_ERF: return 0.5 * erfc(-a / sqrt(2.0)) + a * exp(-a * a / 2) / sqrt(2 * M_PI);
+    case ZMLX_GLU_GEGLU_ERF:
+      return terms(0.5 * erfc(-a / sqrt(2.0)), a * exp(-a * a / 2) / sqrt(2 * M_PI), size);
     default: return NAN;
   }
 }
@@ -70,7 +76,8 @@ static void ref(const zcat_host_call *c) {
     }
 }
 
-static void ref_grad(const zcat_host_call *c) {
+/* The gradients, or with `size` their magnitudes with dact's terms apart. */
+static void grad(const zcat_host_call *c, int size) {
   int kind = c->e->kind;
   int64_t D = last(&c->dout[0]), rows = D ? c->dout[0].n / D : 0;
   for (int64_t r = 0; r < rows; r++)
@@ -78,7 +85,8 @@ static void ref_grad(const zcat_host_call *c) {
       at p = locate(kind, r, j, D);
       double g = c->in[p.gi].v[p.go], u = c->in[p.ui].v[p.uo], dy = c->dout[0].v[r * D + j];
       if (p.bg >= 0) g += c->in[p.bg].v[p.bgo], u += c->in[p.bu].v[p.buo];
-      double dg = dy * u * dact(kind, g), du = dy * act(kind, g);
+      double dg = dy * u * dact(kind, g, size), du = dy * act(kind, g);
+      if (size) dg = fabs(dg), du = fabs(du);
       c->din[p.gi].v[p.go] += dg;
       c->din[p.ui].v[p.uo] += du;
       if (p.bg >= 0) {
@@ -87,6 +95,9 @@ static void ref_grad(const zcat_host_call *c) {
       }
     }
 }
+
+static void ref_grad(const zcat_host_call *c) { grad(c, 0); }
+static void ref_grad_size(const zcat_host_call *c) { grad(c, 1); }
 
 static zmlx_status run(const zcat_dev_call *c) {
   int kind = c->e->kind;
@@ -120,8 +131,8 @@ static const char *const packed_bias_bad[] = {"x:4x8 bias:4 => SHAPE_MISMATCH", 
   {.name = NAME, .family = "glu", .summary = SUMMARY, .api = CALL, .kind = KIND,            \
    .n_in = NIN, .n_out = 1, .in = {__VA_ARGS__}, .out = {{"out", "...,D"}},                  \
    .dtypes = ZCAT_DT_FLOATS, .backends = ZCAT_ALL_BACKENDS, .ref = ref, .ref_grad = ref_grad, \
-   .run = run, .run_grad = run_grad, .full_cases = full_cases, .bad = BAD,                   \
-   .perf = "8192 D=4096"}
+   .ref_grad_size = ref_grad_size, .run = run, .run_grad = run_grad,                          \
+   .full_cases = full_cases, .bad = BAD, .perf = "8192 D=4096"}
 
 #define GATE {"gate", "...,D", ZCAT_GRAD, -6, 6}
 #define UP {"up", "...,D", ZCAT_GRAD}
