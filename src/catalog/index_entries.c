@@ -169,7 +169,9 @@ static const char *const take_bad[] = {"x:3x5 idx:4x2 => SHAPE_MISMATCH",
 #define E(KIND, NAME, SUMMARY, CALL, CASES, FULL, BAD, PERF, NIN, ...)                         \
   .name = NAME, .family = "index", .summary = SUMMARY, .api = CALL, .kind = KIND, .n_in = NIN,  \
   .in = {__VA_ARGS__}, .n_out = 1, .dtypes = ZCAT_DT_FLOATS, .backends = ZCAT_ALL_BACKENDS,     \
-  .run = run, .run_grad = run_grad, .cases = CASES, .full_cases = FULL, .bad = BAD, .perf = PERF
+  .run = run, .run_grad = run_grad, .ref_size = zcat_ref_of_abs,                               \
+  .ref_grad_size = zcat_ref_grad_of_abs, .cases = CASES, .full_cases = FULL, .bad = BAD,       \
+  .perf = PERF
 
 static const zcat_entry entries[] = {
     {E(K_EMBEDDING, "embedding", "table[ids]; ∇ a scatter-add into the table", "zmlx_embedding",

@@ -141,15 +141,17 @@ static const char *const linear_bad[] = {"x:3x4 w:5x3 bias:5 => SHAPE_MISMATCH",
   {.name = NAME, .family = "linear", .summary = SUMMARY, .api = "zmlx_matmul", .kind = KIND,  \
    .n_in = 2, .n_out = 1, .in = {{"a", A, ZCAT_GRAD}, {"b", B, ZCAT_GRAD}},                   \
    .out = {{"c", OUT}}, .dtypes = ZCAT_DT_FLOATS, .backends = ZCAT_ALL_BACKENDS,              \
-   .ref = matmul_ref, .ref_grad = matmul_ref_grad, .run = matmul_run,                         \
-   .run_grad = matmul_run_grad, .cases = CASES, .perf = PERF, __VA_ARGS__}
+   .ref = matmul_ref, .ref_grad = matmul_ref_grad, .ref_size = zcat_ref_of_abs,               \
+   .ref_grad_size = zcat_ref_grad_of_abs, .run = matmul_run, .run_grad = matmul_run_grad,     \
+   .cases = CASES, .perf = PERF, __VA_ARGS__}
 /* G: ZCAT_GRAD where the entry has a backward (the fused epilogues have none). */
 #define LIN_G(NAME, KIND, G, SUMMARY, CASES, ...)                                            \
   {.name = NAME, .family = "linear", .summary = SUMMARY, .api = "zmlx_linear", .kind = KIND,  \
    .n_in = 3, .n_out = 1,                                                                     \
    .in = {{"x", "...,K", G}, {"w", "N,K", G}, {"bias", "N", (G) | ZCAT_OPTIONAL}},            \
    .out = {{"y", "...,N"}}, .dtypes = ZCAT_DT_FLOATS, .backends = ZCAT_ALL_BACKENDS,          \
-   .ref = linear_ref, .run = linear_run, .cases = CASES, .bad = linear_bad,                   \
+   .ref = linear_ref, .ref_size = zcat_ref_of_abs, .run = linear_run, .cases = CASES,         \
+   .bad = linear_bad,                                                                         \
    .perf = "4096 K=4096 N=4096", __VA_ARGS__}
 #define LIN(NAME, KIND, SUMMARY, CASES, ...) LIN_G(NAME, KIND, ZCAT_GRAD, SUMMARY, CASES, __VA_ARGS__)
 
@@ -161,7 +163,7 @@ static const zcat_entry entries[] = {
     MM("bmm", 0, "B,M,K", "B,K,N", "B,M,N", "batched a b", bmm_cases, "B=64 M=512 K=512 N=512",
        .bad = bmm_bad),
     LIN("linear", LINEAR, "x w^T + bias (F.linear)", linear_cases, .ref_grad = linear_ref_grad,
-        .run_grad = linear_run_grad),
+        .ref_grad_size = zcat_ref_grad_of_abs, .run_grad = linear_run_grad),
     LIN_G("linear_relu", LINEAR | RELU, 0, "relu(x w^T + bias), cuBLASLt's RELU_BIAS epilogue",
           act_cases),
     /* cuBLASLt's GELU epilogue may use the GPU's fast tanh (also in f64: 1e-11 measured). */

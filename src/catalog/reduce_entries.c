@@ -184,7 +184,7 @@ static const char *const var_bad[] = {"D=5 unbiased=2 => INVALID_ARGUMENT", NULL
 static const zcat_entry entries[] = {
     R(K_SUM, "sum", "zmlx_reduce_sum, zmlx_reduce_sum_backward", "sum over axes", 1, P,
       .in = X(ZCAT_GRAD), .out = {{"out", "..."}}, .ref_grad = ref_grad, .run_grad = run_grad,
-      .ref_size = zcat_ref_of_abs),
+      .ref_size = zcat_ref_of_abs, .ref_grad_size = zcat_ref_grad_of_abs),
     R(K_SUM_KAHAN, "sum_kahan", "zmlx_reduce_sum_kahan",
       "sum over axes, Kahan-Babuska compensated", 1, P, .in = X_OFFSET, .out = {{"out", "..."}},
       KAHAN_TOL),

@@ -79,23 +79,39 @@ double zcat_tol(const zcat_entry *e, zmlx_dtype t, int grad) {
   }
 }
 
-void zcat_ref_of_abs(const zcat_host_call *c) {
-  zcat_tensor in[ZCAT_MAX_IN];
+/* |t| in a new buffer (NULL stays NULL); *ok = 0 when out of memory. */
+static double *abs_copy(const zcat_tensor *t, int *ok) {
+  if (!t->v) return NULL;
+  double *v = malloc(((size_t)t->n + 1) * sizeof(double));
+  *ok = *ok && v;
+  for (int64_t k = 0; v && k < t->n; k++) v[k] = fabs(t->v[k]);
+  return v;
+}
+
+/* The entry's ref (grad 0) or ref_grad (grad 1) over |inputs| (and
+ * |output gradients|). Out of memory: nothing is filled, so the sizes
+ * stay zero and the reference alone counts. */
+static void of_abs(const zcat_host_call *c, int grad) {
+  zcat_tensor in[ZCAT_MAX_IN], dout[ZCAT_MAX_OUT];
   int ok = 1;
   for (int i = 0; i < c->e->n_in; i++) {
     in[i] = c->in[i];
-    if (!in[i].v) continue;
-    in[i].v = malloc(((size_t)in[i].n + 1) * sizeof(double));
-    ok = ok && in[i].v;
-    for (int64_t k = 0; in[i].v && k < in[i].n; k++) in[i].v[k] = fabs(c->in[i].v[k]);
+    in[i].v = abs_copy(&c->in[i], &ok);
+  }
+  for (int j = 0; grad && j < c->e->n_out; j++) {
+    dout[j] = c->dout[j];
+    dout[j].v = abs_copy(&c->dout[j], &ok);
   }
   zcat_host_call a = *c;
   a.in = in;
-  /* Out of memory: the sizes stay zero, and the reference alone counts. */
-  if (ok) c->e->ref(&a);
-  for (int i = 0; i < c->e->n_in; i++)
-    if (c->in[i].v) free(in[i].v);
+  if (grad) a.dout = dout;
+  if (ok) (grad ? c->e->ref_grad : c->e->ref)(&a);
+  for (int i = 0; i < c->e->n_in; i++) free(in[i].v);
+  for (int j = 0; grad && j < c->e->n_out; j++) free(dout[j].v);
 }
+
+void zcat_ref_of_abs(const zcat_host_call *c) { of_abs(c, 0); }
+void zcat_ref_grad_of_abs(const zcat_host_call *c) { of_abs(c, 1); }
 
 int zcat_has_backward(const zcat_entry *e) {
   if (!e->ref_grad || !e->run_grad) return 0;

@@ -170,9 +170,11 @@ extern const char *const zcat_default_cases[];
 /* Default relative tolerances: for outputs and for gradients. */
 double zcat_tol(const zcat_entry *e, zmlx_dtype t, int grad);
 int zcat_has_backward(const zcat_entry *e);
-/* A ref_size for an entry whose outputs are sums of its inputs' terms
- * with signs (sum, mean): its ref over |inputs|. */
+/* ref_size and ref_grad_size for an entry linear in each input (sums,
+ * matmul, scatter-adds, cumsum): its ref over |inputs|, its ref_grad over
+ * |inputs| and |output gradients|. */
 void zcat_ref_of_abs(const zcat_host_call *c);
+void zcat_ref_grad_of_abs(const zcat_host_call *c);
 
 /* ---- cases (case.c) ------------------------------------------------------ */
 typedef struct zcat_case {

@@ -53,8 +53,9 @@ static const zcat_entry entries[] = {
     {.name = "cumsum", .family = "scan", .summary = "inclusive prefix sum; backward a suffix sum",
      .api = "zmlx_cumsum, zmlx_cumsum_backward", .kind = K_CUMSUM, .n_in = 1, .n_out = 1,
      .in = {{"x", "...,D", ZCAT_GRAD}}, .out = {{"y", "...,D"}}, .dtypes = ZCAT_DT_FLOATS,
-     .backends = ZCAT_ALL_BACKENDS, .ref = ref, .ref_grad = ref_grad, .run = run,
-     .run_grad = run_grad, .cases = cases, .full_cases = full_cases, .perf = "16384 D=4096"},
+     .backends = ZCAT_ALL_BACKENDS, .ref = ref, .ref_grad = ref_grad, .ref_size = zcat_ref_of_abs,
+     .ref_grad_size = zcat_ref_grad_of_abs, .run = run, .run_grad = run_grad, .cases = cases,
+     .full_cases = full_cases, .perf = "16384 D=4096"},
     /* Factors near 1 keep 4097-long products finite in f16; each of
      * the D roundings of an f32 product adds its error. */
     {.name = "cumprod", .family = "scan", .summary = "inclusive prefix product",
