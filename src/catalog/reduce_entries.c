@@ -110,6 +110,48 @@ static void ref_grad(const zcat_host_call *c) {
 
 static const int last_axis[1] = {-1};
 
+/* var and std where a row's values nearly agree: each deviation d = x -
+ * mean carries the mean's rounding (|mean| eps), so a kernel's error is
+ * relative to sum |d| (|d| + |mean|) rather than to sum d^2 (var_size),
+ * and a gradient's to |d| + |mean| (var_grad_size). */
+static double spread(const double *x, int64_t D, long double mean) {
+  double s = 0, m = fabs((double)mean);
+  for (int64_t j = 0; j < D; j++) {
+    double d = fabs((double)(x[j] - mean));
+    s += d * (d + m);
+  }
+  return s;
+}
+
+static void var_size(const zcat_host_call *c) {
+  const zcat_tensor *x = &c->in[0];
+  int64_t D = last(x);
+  for (int64_t r = 0; r < c->out[0].n; r++) {
+    long double mean, ss;
+    moments(x->v + r * D, D, &mean, &ss);
+    double n = (double)D - unbiased(c), v = 2 * spread(x->v + r * D, D, mean) / n;
+    /* sqrt halves the relative error: std's size is v / (2 std). */
+    c->out[0].v[r] = c->e->kind == K_VAR ? v : ss > 0 ? v / (2 * sqrt((double)(ss / n))) : 0;
+  }
+}
+
+static void var_grad_size(const zcat_host_call *c) {
+  const zcat_tensor *x = &c->in[0];
+  int64_t D = last(x), rows = D ? x->n / D : 0;
+  for (int64_t r = 0; r < rows; r++) {
+    const double *xr = x->v + r * D, g = fabs(c->dout[0].v[r]);
+    long double mean, ss;
+    moments(xr, D, &mean, &ss);
+    double n = (double)D - unbiased(c), sd = sqrt((double)(ss / n));
+    double sd_rel = ss > 0 ? spread(xr, D, mean) / (double)ss : 0; /* std's error / std, in eps */
+    for (int64_t j = 0; j < D; j++) {
+      double d = fabs((double)(xr[j] - mean)), a = d + fabs((double)mean);
+      if (c->e->kind == K_VAR) c->din[0].v[r * D + j] += g * 2 * a / n;
+      else if (sd > 0) c->din[0].v[r * D + j] += g * (a + d * sd_rel) / (n * sd);
+    }
+  }
+}
+
 static zmlx_status run(const zcat_dev_call *c) {
   zmlx_array *x = c->in[0], **o = &c->out[0];
   int u = c->e->n_params ? (int)c->p[0] : 0;
@@ -201,11 +243,12 @@ static const zcat_entry entries[] = {
     R(K_VAR, "var", "zmlx_reduce_var, zmlx_reduce_var_backward",
       "variance over axes, biased or unbiased", 1, P, .in = X(ZCAT_GRAD), .out = {{"out", "..."}},
       .n_params = 1, .params = {{"unbiased", 1}}, .ref_grad = ref_grad, .run_grad = run_grad,
-      .cases = var_cases, .bad = var_bad),
+      .ref_size = var_size, .ref_grad_size = var_grad_size, .cases = var_cases, .bad = var_bad),
     R(K_STD, "std", "zmlx_reduce_std, zmlx_reduce_std_backward",
       "standard deviation over axes, biased or unbiased", 1, P, .in = X(ZCAT_GRAD),
       .out = {{"out", "..."}}, .n_params = 1, .params = {{"unbiased", 1}},
-      .ref_grad = ref_grad, .run_grad = run_grad, .cases = std_cases, .bad = var_bad),
+      .ref_grad = ref_grad, .run_grad = run_grad, .ref_size = var_size,
+      .ref_grad_size = var_grad_size, .cases = std_cases, .bad = var_bad),
     R(K_ARGMAX, "argmax", "zmlx_reduce_argmax",
       "index of the maximum (first NaN; ties to the lowest index), i64", 1, P, .in = X(0),
       .out = {{"index", "...", ZCAT_INDEX, 0, 0, NULL, ZMLX_DTYPE_I64}}, .tol = EXACT,
