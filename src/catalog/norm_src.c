@@ -72,7 +72,6 @@ static const char common[] =
     "  nrm_cout(t.v, c);\n"
     "  *(nrm_v *)p = t;\n"
     "}\n"
-
     /* m[e] = scale or 0 for elements i0 ... i0 + VEC - 1. QUAD: i0 is a
      * multiple of 4 and VEC of 4, so one Philox call serves 4 elements. */
     "ZMLX_FN void nrm_mask(acc_t *m, long long i0, uint64_t seed, uint64_t off, uint32_t thr,\n"
